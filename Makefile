@@ -1,0 +1,61 @@
+# Two commands do all the set-up on a fresh machine:
+#   make demo   broker + model + replay real news and 8-K filings + worker + summary table
+#   make test   the test suite against a real broker, embedded ClickHouse and the ONNX model
+# Both create .venv, install the package, fetch the Kafka jars and build the model if missing.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+FINSENT := $(BIN)/finsent
+
+DEMO_NEWS ?= 2000
+
+.PHONY: help install model kafka demo test lint bench clean
+
+help:
+	@echo "make demo   run the main job on real data (starts Kafka, builds the model if missing)"
+	@echo "make test   run the test suite"
+	@echo "make lint   ruff"
+	@echo "make clean  remove var/ (local broker data and embedded ClickHouse)"
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+model: install
+	$(FINSENT) -v model build
+
+kafka: install
+	$(FINSENT) kafka start
+
+demo: model kafka
+	@start=$$(date +%s); \
+	$(FINSENT) produce news --source benzinga --limit $(DEMO_NEWS) && \
+	$(FINSENT) produce filings --source 8k && \
+	$(FINSENT) -v worker --exit-when-done 2> var/demo-worker.log && \
+	echo "== sentiment per ticker (top 25 by documents) ==" && \
+	$(FINSENT) sql "SELECT ticker, count() AS docs, round(avg(score), 3) AS avg_score, \
+	    countIf(label = 'positive') AS positive, countIf(label = 'neutral') AS neutral, \
+	    countIf(label = 'negative') AS negative, max(published_at) AS latest \
+	    FROM sentiment_mentions FINAL GROUP BY ticker ORDER BY docs DESC, ticker LIMIT 25" && \
+	echo "== stored ==" && \
+	$(FINSENT) sql "SELECT kind, source, count() AS documents FROM sentiment_docs FINAL \
+	    GROUP BY kind, source ORDER BY kind, source" && \
+	$(FINSENT) sql "SELECT count() AS documents_stored FROM sentiment_docs FINAL" && \
+	echo "demo finished in $$(( $$(date +%s) - start )) s (worker log: var/demo-worker.log)"
+
+test: model
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+clean:
+	-$(FINSENT) kafka stop
+	rm -rf var

@@ -1,0 +1,121 @@
+"""The pure part of the worker: raw Kafka values in, scored records and rejections out.
+
+No broker and no database here, so it is tested directly; ``streams.agents`` wires it to
+Faust, ClickHouse and the scored topic.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol
+
+from features.tickers import TickerIndex, link_tickers
+from models import Prediction
+from streams.records import Evidence, InvalidRecord, RawRecord, ScoredRecord, decode_raw
+
+log = logging.getLogger(__name__)
+
+
+class Classifier(Protocol):
+    """The model runtime seam (``models.load_classifier()`` returns one)."""
+
+    version: str
+
+    def predict(self, texts: Sequence[str]) -> list[Prediction]: ...
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """A value read from a raw topic, with where it came from."""
+
+    value: bytes | None
+    topic: str
+    partition: int
+    offset: int
+    received_at: datetime
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """An input that goes to the dead-letter topic."""
+
+    incoming: Incoming
+    error: InvalidRecord
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """What one batch became: every input is in exactly one of the two lists."""
+
+    scored: list[ScoredRecord]
+    rejected: list[Rejected]
+
+
+class Scorer:
+    """Validates, cleans, links and classifies a batch of raw values."""
+
+    def __init__(self, classifier: Classifier, tickers: TickerIndex) -> None:
+        self.classifier = classifier
+        self.tickers = tickers
+
+    def score(self, batch: Sequence[Incoming]) -> BatchResult:
+        """Score every valid value of ``batch``; reject the rest with a reason."""
+        parsed: list[tuple[Incoming, RawRecord]] = []
+        rejected: list[Rejected] = []
+        for incoming in batch:
+            try:
+                parsed.append((incoming, decode_raw(incoming.value)))
+            except InvalidRecord as error:
+                rejected.append(Rejected(incoming, error))
+        if not parsed:
+            return BatchResult([], rejected)
+        texts = [record.text() for _, record in parsed]
+        try:
+            predictions = self.classifier.predict(texts)
+        except Exception:  # one poisonous text must not take the batch down with it
+            log.exception("batch of %d failed to classify; retrying one by one", len(texts))
+            return self._score_one_by_one(parsed, rejected)
+        scored = [self._scored(i, r, p) for (i, r), p in zip(parsed, predictions, strict=True)]
+        return BatchResult(scored, rejected)
+
+    def _score_one_by_one(
+        self, parsed: list[tuple[Incoming, RawRecord]], rejected: list[Rejected]
+    ) -> BatchResult:
+        scored = []
+        for incoming, record in parsed:
+            try:
+                (prediction,) = self.classifier.predict([record.text()])
+            except Exception as exc:
+                error = InvalidRecord(f"classifier failed: {exc}", "classify", record.doc_id)
+                rejected.append(Rejected(incoming, error))
+            else:
+                scored.append(self._scored(incoming, record, prediction))
+        return BatchResult(scored, rejected)
+
+    def _scored(self, incoming: Incoming, record: RawRecord, p: Prediction) -> ScoredRecord:
+        tickers = link_tickers(
+            f"{record.title}\n{record.body}", self.tickers, given=record.tickers, cik=record.cik
+        )
+        return ScoredRecord(
+            doc_id=record.doc_id,
+            kind=record.kind,
+            source=record.source,
+            title=record.title,
+            published_at=record.published_at,
+            received_at=incoming.received_at,
+            scored_at=datetime.now(UTC),
+            tickers=tuple(tickers),
+            cik=record.cik,
+            label=p.label,
+            p_negative=p.p_negative,
+            p_neutral=p.p_neutral,
+            p_positive=p.p_positive,
+            score=p.score,
+            confidence=p.confidence,
+            model_version=self.classifier.version,
+            chunks=p.chunks,
+            evidence=tuple(Evidence(e.text, e.score) for e in p.evidence),
+        )

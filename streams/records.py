@@ -1,0 +1,254 @@
+"""Typed records at the topic boundaries, and their JSON (de)serialization.
+
+The JSON Schemas in ``streams/schemas/`` are the contract users read; this module enforces
+them. Decoding never raises past :class:`InvalidRecord`, whose ``reason`` and ``stage`` go to
+the dead-letter topic with the original bytes.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
+from typing import Any, Literal
+
+import jsonschema
+
+from features.cleaning import clean_text
+
+RAW_SCHEMA = "finsent.raw.v1"
+SCORED_SCHEMA = "finsent.scored.v1"
+DEADLETTER_SCHEMA = "finsent.deadletter.v1"
+
+SCHEMA_DIR = Path(__file__).parent / "schemas"
+
+Stage = Literal["decode", "validate", "classify"]
+
+
+class InvalidRecord(ValueError):
+    """A raw value that cannot be scored; ``reason`` says why in words a producer can act on."""
+
+    def __init__(self, reason: str, stage: Stage = "validate", doc_id: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.stage: Stage = stage
+        self.doc_id = doc_id
+
+
+@cache
+def schema(name: str) -> dict[str, Any]:
+    """Load a JSON Schema shipped in ``streams/schemas`` (``raw-record.v1`` …)."""
+    return json.loads((SCHEMA_DIR / f"{name}.json").read_text("utf-8"))
+
+
+@cache
+def _validator(name: str) -> jsonschema.protocols.Validator:
+    spec = schema(name)
+    cls = jsonschema.validators.validator_for(spec)
+    return cls(spec, format_checker=cls.FORMAT_CHECKER)
+
+
+def validate(name: str, payload: dict[str, Any]) -> None:
+    """Raise :class:`InvalidRecord` naming the first field that breaks schema ``name``."""
+    error = jsonschema.exceptions.best_match(_validator(name).iter_errors(payload))
+    if error is not None:
+        where = "/".join(str(p) for p in error.absolute_path) or "record"
+        raise InvalidRecord(f"{where}: {error.message}", doc_id=payload.get("doc_id"))
+
+
+def parse_time(value: str) -> datetime:
+    """ISO 8601 (or RFC 3339 with ``Z``) to an aware UTC datetime; naive means UTC."""
+    parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def format_time(value: datetime) -> str:
+    """An aware datetime as RFC 3339 UTC with milliseconds."""
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class Section:
+    """A named part of a long document (an 8-K item, a 10-K item)."""
+
+    name: str
+    text: str
+
+
+@dataclass(frozen=True)
+class RawRecord:
+    """A document to score, as producers write it to ``news.raw`` / ``filings.raw``."""
+
+    doc_id: str
+    kind: Literal["news", "filing", "fomc"]
+    source: str
+    published_at: datetime
+    title: str = ""
+    body: str = ""
+    sections: tuple[Section, ...] = ()
+    tickers: tuple[str, ...] = ()
+    cik: str | None = None
+    company: str | None = None
+    form: str | None = None
+    url: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The wire form (a dict ready for ``json.dumps``)."""
+        payload: dict[str, Any] = {
+            "schema": RAW_SCHEMA,
+            "doc_id": self.doc_id,
+            "kind": self.kind,
+            "source": self.source,
+            "published_at": format_time(self.published_at),
+            "title": self.title,
+            "body": self.body,
+            "tickers": list(self.tickers),
+        }
+        if self.sections:
+            payload["sections"] = [{"name": s.name, "text": s.text} for s in self.sections]
+        for name in ("cik", "company", "form", "url"):
+            if getattr(self, name) is not None:
+                payload[name] = getattr(self, name)
+        return payload
+
+    def to_bytes(self) -> bytes:
+        """UTF-8 JSON for Kafka."""
+        return json.dumps(self.to_json(), ensure_ascii=False).encode("utf-8")
+
+    def text(self) -> str:
+        """The cleaned text to score: title, body and sections in reading order."""
+        parts = [self.title, self.body, *(s.text for s in self.sections)]
+        return clean_text("\n".join(p for p in parts if p))
+
+
+def decode_raw(value: bytes | None) -> RawRecord:
+    """Parse and validate a Kafka value; raise :class:`InvalidRecord` with the reason."""
+    if value is None:
+        raise InvalidRecord("empty value (tombstone)", stage="decode")
+    try:
+        payload = json.loads(value.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise InvalidRecord(f"value is not UTF-8: {exc.reason} at byte {exc.start}", "decode") from None
+    except json.JSONDecodeError as exc:
+        raise InvalidRecord(f"value is not JSON: {exc.msg} at char {exc.pos}", "decode") from None
+    if not isinstance(payload, dict):
+        raise InvalidRecord(f"value must be a JSON object, got {type(payload).__name__}", "decode")
+    validate("raw-record.v1", payload)
+    doc_id = payload["doc_id"]
+    try:
+        published_at = parse_time(payload["published_at"])
+    except ValueError:
+        raise InvalidRecord(
+            f"published_at: {payload['published_at']!r} is not an ISO 8601 time", doc_id=doc_id
+        ) from None
+    record = RawRecord(
+        doc_id=doc_id,
+        kind=payload["kind"],
+        source=payload["source"],
+        published_at=published_at,
+        title=payload.get("title", ""),
+        body=payload.get("body", ""),
+        sections=tuple(Section(s["name"], s["text"]) for s in payload.get("sections", ())),
+        tickers=tuple(payload.get("tickers", ())),
+        cik=payload.get("cik"),
+        company=payload.get("company"),
+        form=payload.get("form"),
+        url=payload.get("url"),
+    )
+    if not record.text():
+        raise InvalidRecord("no text to score: title, body and sections are empty", doc_id=doc_id)
+    return record
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """A chunk that drove a long document's score."""
+
+    text: str
+    score: float
+
+
+@dataclass(frozen=True)
+class ScoredRecord:
+    """One scored document, as published on ``sentiment.scored`` and stored in ClickHouse."""
+
+    doc_id: str
+    kind: str
+    source: str
+    title: str
+    published_at: datetime
+    received_at: datetime
+    scored_at: datetime
+    tickers: tuple[str, ...]
+    cik: str | None
+    label: str
+    p_negative: float
+    p_neutral: float
+    p_positive: float
+    score: float
+    confidence: float
+    model_version: str
+    chunks: int
+    evidence: tuple[Evidence, ...] = field(default=())
+
+    @property
+    def latency_ms(self) -> float:
+        """Time from reading the record off Kafka to having its score."""
+        return max(0.0, (self.scored_at - self.received_at).total_seconds() * 1000)
+
+    @property
+    def key(self) -> bytes:
+        """Kafka key: the first ticker, so one ticker's records keep their order."""
+        return self.tickers[0].encode() if self.tickers else b""
+
+    def to_json(self) -> dict[str, Any]:
+        """The wire form described by ``scored-record.v1.json``."""
+        return {
+            "schema": SCORED_SCHEMA,
+            "doc_id": self.doc_id,
+            "kind": self.kind,
+            "source": self.source,
+            "title": self.title,
+            "published_at": format_time(self.published_at),
+            "received_at": format_time(self.received_at),
+            "scored_at": format_time(self.scored_at),
+            "tickers": list(self.tickers),
+            "cik": self.cik,
+            "label": self.label,
+            "p_negative": round(self.p_negative, 6),
+            "p_neutral": round(self.p_neutral, 6),
+            "p_positive": round(self.p_positive, 6),
+            "score": round(self.score, 6),
+            "confidence": round(self.confidence, 6),
+            "model_version": self.model_version,
+            "latency_ms": round(self.latency_ms, 3),
+            "chunks": self.chunks,
+            "evidence": [{"text": e.text, "score": round(e.score, 6)} for e in self.evidence],
+        }
+
+    def to_bytes(self) -> bytes:
+        """UTF-8 JSON for Kafka."""
+        return json.dumps(self.to_json(), ensure_ascii=False).encode("utf-8")
+
+
+def deadletter_bytes(
+    error: InvalidRecord, *, original: bytes | None, topic: str, partition: int, offset: int
+) -> bytes:
+    """The dead-letter envelope for a rejected value (``deadletter-record.v1.json``)."""
+    payload = {
+        "schema": DEADLETTER_SCHEMA,
+        "reason": error.reason,
+        "stage": error.stage,
+        "topic": topic,
+        "partition": partition,
+        "offset": offset,
+        "doc_id": error.doc_id,
+        "original_b64": base64.b64encode(original or b"").decode("ascii"),
+        "rejected_at": format_time(datetime.now(UTC)),
+    }
+    return json.dumps(payload).encode("utf-8")

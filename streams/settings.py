@@ -1,0 +1,156 @@
+"""One typed settings object, read from ``FINSENT_*`` environment variables at the entry point.
+
+Every variable the project reads is named here, next to its default. Nothing reads the
+environment at import time: call :func:`load_settings` from the CLI (or a test) and pass the
+result down.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from streams.errors import ConfigError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _default_cache() -> Path:
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "finsent"
+
+
+@dataclass(frozen=True)
+class KafkaSettings:
+    """Where the broker is and which topics carry what."""
+
+    bootstrap: str = "127.0.0.1:9092"
+    # True when FINSENT_KAFKA_BOOTSTRAP was given: use that broker, never start a local one.
+    external: bool = False
+    news_topic: str = "news.raw"
+    filings_topic: str = "filings.raw"
+    scored_topic: str = "sentiment.scored"
+    deadletter_topic: str = "sentiment.deadletter"
+    partitions: int = 4
+    consumer_group: str = "finsent-worker"
+
+
+@dataclass(frozen=True)
+class ClickHouseSettings:
+    """One DSN: ``chdb://<path>`` (embedded engine) or ``http(s)://user:pass@host:port/db``."""
+
+    dsn: str
+
+    def __repr__(self) -> str:  # never print a password
+        return f"ClickHouseSettings(dsn={redact_dsn(self.dsn)!r})"
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    """Where built models are cached and which one the worker serves."""
+
+    cache_dir: Path
+    path: Path | None = None  # an explicit model folder overrides the cache lookup
+    provider: str = "auto"  # auto | cuda | cpu
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    """Batching of the classify agent."""
+
+    batch_max: int = 64
+    batch_within_s: float = 0.5
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable, grouped by concern."""
+
+    data_dir: Path
+    var_dir: Path
+    kafka: KafkaSettings
+    clickhouse: ClickHouseSettings
+    model: ModelSettings
+    worker: WorkerSettings = field(default_factory=WorkerSettings)
+
+
+def redact_dsn(dsn: str) -> str:
+    """Return ``dsn`` with any password replaced by ``***``."""
+    scheme, sep, rest = dsn.partition("://")
+    creds, at, host = rest.rpartition("@")
+    if not at or ":" not in creds:
+        return dsn
+    user = creds.split(":", 1)[0]
+    return f"{scheme}{sep}{user}:***@{host}"
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Build :class:`Settings` from ``env`` (default: the process environment).
+
+    Variables: FINSENT_DATA, FINSENT_VAR, FINSENT_KAFKA_BOOTSTRAP, FINSENT_KAFKA_PARTITIONS,
+    FINSENT_TOPIC_PREFIX, FINSENT_CONSUMER_GROUP, FINSENT_CLICKHOUSE, FINSENT_MODEL_CACHE,
+    FINSENT_MODEL_PATH, FINSENT_MODEL_PROVIDER, FINSENT_BATCH_MAX, FINSENT_BATCH_WITHIN.
+    """
+    env = os.environ if env is None else env
+    data_dir = Path(env.get("FINSENT_DATA") or PROJECT_ROOT.parent / "shared" / "data")
+    var_dir = Path(env.get("FINSENT_VAR") or PROJECT_ROOT / "var")
+    prefix = env.get("FINSENT_TOPIC_PREFIX", "")
+    bootstrap = env.get("FINSENT_KAFKA_BOOTSTRAP", "")
+    kafka = KafkaSettings(
+        bootstrap=bootstrap or KafkaSettings.bootstrap,
+        external=bool(bootstrap),
+        news_topic=prefix + KafkaSettings.news_topic,
+        filings_topic=prefix + KafkaSettings.filings_topic,
+        scored_topic=prefix + KafkaSettings.scored_topic,
+        deadletter_topic=prefix + KafkaSettings.deadletter_topic,
+        partitions=_int(env, "FINSENT_KAFKA_PARTITIONS", KafkaSettings.partitions),
+        consumer_group=env.get("FINSENT_CONSUMER_GROUP") or prefix + KafkaSettings.consumer_group,
+    )
+    dsn = env.get("FINSENT_CLICKHOUSE") or f"chdb://{var_dir / 'clickhouse'}"
+    if not dsn.startswith(("chdb://", "http://", "https://")):
+        raise ConfigError(
+            f"FINSENT_CLICKHOUSE must start with chdb://, http:// or https://, got {redact_dsn(dsn)!r}"
+        )
+    model_path = env.get("FINSENT_MODEL_PATH")
+    provider = env.get("FINSENT_MODEL_PROVIDER", "auto")
+    if provider not in ("auto", "cuda", "cpu"):
+        raise ConfigError(f"FINSENT_MODEL_PROVIDER must be auto, cuda or cpu, got {provider!r}")
+    model = ModelSettings(
+        cache_dir=Path(env.get("FINSENT_MODEL_CACHE") or _default_cache() / "models"),
+        path=Path(model_path) if model_path else None,
+        provider=provider,
+    )
+    worker = WorkerSettings(
+        batch_max=_int(env, "FINSENT_BATCH_MAX", WorkerSettings.batch_max),
+        batch_within_s=_float(env, "FINSENT_BATCH_WITHIN", WorkerSettings.batch_within_s),
+    )
+    return Settings(
+        data_dir=data_dir,
+        var_dir=var_dir,
+        kafka=kafka,
+        clickhouse=ClickHouseSettings(dsn=dsn),
+        model=model,
+        worker=worker,
+    )

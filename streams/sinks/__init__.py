@@ -1,0 +1,1 @@
+"""Where scored documents go: ClickHouse (``clickhouse``) and the scored Kafka topic (the agent)."""

@@ -1,0 +1,164 @@
+"""ClickHouse store: schema migrations, idempotent inserts, read queries.
+
+One DSN selects the backend through clickhouse-connect: ``chdb://<path>`` runs the real
+ClickHouse engine in-process (one process may own a path at a time), ``http(s)://...`` talks
+to a server.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import clickhouse_connect
+import pandas as pd
+from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.exceptions import ClickHouseError
+
+from streams.errors import StoreError
+from streams.records import ScoredRecord
+from streams.settings import PROJECT_ROOT, redact_dsn
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS_DIR = PROJECT_ROOT / "deploy" / "clickhouse"
+MIGRATIONS_TABLE = "finsent_schema_migrations"
+READ_ONLY = {"readonly": 1}
+
+DOC_COLUMNS = (
+    "doc_id", "model_version", "kind", "source", "title", "published_at", "received_at",
+    "scored_at", "tickers", "cik", "label", "p_negative", "p_neutral", "p_positive", "score",
+    "confidence", "chunks", "evidence_negative", "evidence_negative_score", "evidence_positive",
+    "evidence_positive_score", "latency_ms",
+)  # fmt: skip
+MENTION_COLUMNS = (
+    "ticker", "published_at", "doc_id", "model_version", "kind", "source", "label", "score",
+    "confidence", "scored_at",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    """Column names and rows of a read query."""
+
+    columns: tuple[str, ...]
+    rows: list[tuple[Any, ...]]
+
+
+def connect(dsn: str) -> Client:
+    """Open a clickhouse-connect client for ``dsn``; the embedded folder is created if needed."""
+    if dsn.startswith("chdb://"):
+        path = Path(dsn.removeprefix("chdb://"))
+        if not path.is_absolute():
+            raise StoreError(f"embedded ClickHouse path must be absolute, got {str(path)!r}")
+        path.mkdir(parents=True, exist_ok=True)
+    try:
+        return clickhouse_connect.get_client(dsn=dsn)
+    except ClickHouseError as exc:
+        raise StoreError(f"cannot open ClickHouse at {redact_dsn(dsn)}: {exc}") from exc
+    except RuntimeError as exc:  # chDB refuses a second engine in one process, or a locked path
+        raise StoreError(f"cannot open embedded ClickHouse at {dsn}: {exc}") from exc
+
+
+def _statements(sql: str) -> list[str]:
+    lines = [line for line in sql.splitlines() if not line.lstrip().startswith("--")]
+    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+
+
+def migrate(client: Client, migrations_dir: Path = MIGRATIONS_DIR) -> list[str]:
+    """Apply the versioned ``NNN_*.sql`` files not applied yet; return the names applied."""
+    client.command(
+        f"CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} "
+        "(name String, applied_at DateTime DEFAULT now()) ENGINE = MergeTree ORDER BY name"
+    )
+    done = {row[0] for row in client.query(f"SELECT name FROM {MIGRATIONS_TABLE}").result_rows}
+    applied = []
+    for path in sorted(migrations_dir.glob("[0-9][0-9][0-9]_*.sql")):
+        if path.name in done:
+            continue
+        for statement in _statements(path.read_text(encoding="utf-8")):
+            client.command(statement)
+        client.insert(MIGRATIONS_TABLE, [[path.name]], column_names=["name"])
+        applied.append(path.name)
+        log.info("applied migration %s", path.name)
+    return applied
+
+
+def _doc_row(record: ScoredRecord) -> list[Any]:
+    negative = min(record.evidence, key=lambda e: e.score, default=None)
+    positive = max(record.evidence, key=lambda e: e.score, default=None)
+    return [
+        record.doc_id, record.model_version, record.kind, record.source, record.title,
+        record.published_at, record.received_at, record.scored_at, list(record.tickers),
+        record.cik or "", record.label, record.p_negative, record.p_neutral, record.p_positive,
+        record.score, record.confidence, record.chunks,
+        negative.text if negative else "", negative.score if negative else None,
+        positive.text if positive else "", positive.score if positive else None,
+        record.latency_ms,
+    ]  # fmt: skip
+
+
+def _mention_rows(record: ScoredRecord) -> Iterable[list[Any]]:
+    for ticker in record.tickers:
+        yield [
+            ticker, record.published_at, record.doc_id, record.model_version, record.kind,
+            record.source, record.label, record.score, record.confidence, record.scored_at,
+        ]  # fmt: skip
+
+
+class SentimentStore:
+    """The tables the worker writes and users query."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+
+    @classmethod
+    def open(cls, dsn: str) -> SentimentStore:
+        """Connect and bring the schema up to date."""
+        client = connect(dsn)
+        migrate(client)
+        return cls(client)
+
+    def write(self, records: Sequence[ScoredRecord]) -> None:
+        """Insert documents and their mentions; returns once ClickHouse has acknowledged both.
+
+        Safe to repeat: rows are keyed by (doc_id, model_version) and replaced on merge.
+        """
+        if not records:
+            return
+        try:
+            self.client.insert(
+                "sentiment_docs", [_doc_row(r) for r in records], column_names=DOC_COLUMNS
+            )
+            mentions = [row for r in records for row in _mention_rows(r)]
+            if mentions:
+                self.client.insert("sentiment_mentions", mentions, column_names=MENTION_COLUMNS)
+        except ClickHouseError as exc:
+            raise StoreError(f"insert of {len(records)} documents failed: {exc}") from exc
+
+    def query(self, sql: str, parameters: Mapping[str, Any] | None = None) -> QueryResult:
+        """Run a read query with bound ``{name:Type}`` parameters.
+
+        The engine runs it with ``readonly=1``: a statement that would change anything fails.
+        """
+        try:
+            result = self.client.query(sql, parameters=dict(parameters or {}), settings=READ_ONLY)
+        except ClickHouseError as exc:
+            raise StoreError(str(exc).strip()) from exc
+        return QueryResult(tuple(result.column_names), list(result.result_rows))
+
+    def query_df(self, sql: str, parameters: Mapping[str, Any] | None = None) -> pd.DataFrame:
+        """Like :meth:`query`, as a pandas DataFrame."""
+        try:
+            return self.client.query_df(
+                sql, parameters=dict(parameters or {}), settings=READ_ONLY
+            )
+        except ClickHouseError as exc:
+            raise StoreError(str(exc).strip()) from exc
+
+    def close(self) -> None:
+        """Release the connection (and, for chDB, the engine's hold on its folder)."""
+        self.client.close()

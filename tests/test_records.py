@@ -1,0 +1,81 @@
+import base64
+import json
+from datetime import UTC, datetime
+
+import jsonschema
+import pytest
+
+from streams.records import (
+    Evidence,
+    InvalidRecord,
+    ScoredRecord,
+    deadletter_bytes,
+    decode_raw,
+    schema,
+)
+
+GOOD = {
+    "doc_id": "benzinga:1",
+    "kind": "news",
+    "source": "benzinga",
+    "published_at": "2020-06-03 10:45:00-04:00",
+    "title": "Stocks That Hit 52-Week Highs On Wednesday &amp; more https://t.co/x",
+    "tickers": ["A"],
+}
+
+
+def _bytes(payload) -> bytes:
+    return json.dumps(payload).encode()
+
+
+def test_valid_record_is_parsed_and_cleaned():
+    record = decode_raw(_bytes(GOOD))
+    assert record.published_at == datetime(2020, 6, 3, 14, 45, tzinfo=UTC)
+    assert record.text() == "Stocks That Hit 52-Week Highs On Wednesday & more"
+    assert decode_raw(record.to_bytes()) == record
+
+
+@pytest.mark.parametrize(
+    ("value", "stage", "reason"),
+    [
+        (None, "decode", "tombstone"),
+        (b"\xff\xfe", "decode", "not UTF-8"),
+        (b"{not json", "decode", "not JSON"),
+        (b"[1, 2]", "decode", "JSON object"),
+        (_bytes({**GOOD, "kind": "tweet"}), "validate", "kind"),
+        (_bytes({k: v for k, v in GOOD.items() if k != "published_at"}), "validate", "published_at"),
+        (_bytes({**GOOD, "published_at": "last tuesday"}), "validate", "ISO 8601"),
+        (_bytes({**GOOD, "title": " <br> \n"}), "validate", "no text"),
+        (_bytes({**GOOD, "tickers": "A"}), "validate", "tickers"),
+        (_bytes({**GOOD, "cik": "12ab"}), "validate", "cik"),
+    ],
+)
+def test_invalid_records_say_why(value, stage, reason):
+    with pytest.raises(InvalidRecord) as caught:
+        decode_raw(value)
+    assert caught.value.stage == stage
+    assert reason in caught.value.reason
+
+
+def test_scored_record_matches_its_published_schema():
+    now = datetime.now(UTC)
+    record = ScoredRecord(
+        doc_id="d", kind="filing", source="sec-8k", title="t", published_at=now,
+        received_at=now, scored_at=now, tickers=("AAPL",), cik="320193", label="negative",
+        p_negative=0.7, p_neutral=0.2, p_positive=0.1, score=-0.6, confidence=0.7,
+        model_version="abc", chunks=3, evidence=(Evidence("bad", -0.9), Evidence("good", 0.4)),
+    )  # fmt: skip
+    payload = json.loads(record.to_bytes())
+    jsonschema.validate(payload, schema("scored-record.v1"))
+    assert record.key == b"AAPL"
+
+
+def test_deadletter_keeps_original_bytes():
+    original = b"\xff not json"
+    envelope = json.loads(
+        deadletter_bytes(InvalidRecord("bad", "decode"), original=original, topic="news.raw",
+                         partition=2, offset=7)
+    )  # fmt: skip
+    jsonschema.validate(envelope, schema("deadletter-record.v1"))
+    assert base64.b64decode(envelope["original_b64"]) == original
+    assert (envelope["topic"], envelope["partition"], envelope["offset"]) == ("news.raw", 2, 7)
