@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
@@ -19,8 +19,8 @@ from streams.app import Topics
 from streams.errors import StoreError
 from streams.pipeline import BatchResult, Incoming, Scorer
 from streams.records import deadletter_bytes
-from streams.sinks.clickhouse import SentimentStore
 from streams.settings import WorkerSettings
+from streams.sinks.clickhouse import SentimentStore
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,9 @@ class ScoringAgent:
 
     async def _run(self, stream: faust.StreamT) -> None:
         loop = asyncio.get_running_loop()
-        async for events in stream.noack_take(self.batching.batch_max, self.batching.batch_within_s):
+        async for events in stream.noack_take(
+            self.batching.batch_max, self.batching.batch_within_s
+        ):
             received_at = datetime.now(UTC)
             batch = [_incoming(e, received_at) for e in events]
             result = await loop.run_in_executor(self._model_thread, self.scorer.score, batch)

@@ -35,6 +35,8 @@ def create_app(settings: Settings, bootstrap: str) -> tuple[faust.App, Topics]:
         topic_replication_factor=1,
         consumer_auto_offset_reset="earliest",
         broker_commit_interval=1.0,
+        # A killed worker's partitions move to the others after this long (Faust default: 60 s).
+        broker_session_timeout=15.0,
         web_enabled=False,
         autodiscover=False,
     )

@@ -5,6 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from kafka.errors import CoordinatorLoadInProgressError, CoordinatorNotAvailableError
+
+# A new cluster has no group coordinator until the offsets topic exists: nothing is committed.
+_NO_COMMITS_YET = (CoordinatorNotAvailableError, CoordinatorLoadInProgressError)
 
 
 def group_lag(bootstrap: str, group: str, topics: Iterable[str]) -> dict[TopicPartition, int]:
@@ -21,7 +25,10 @@ def group_lag(bootstrap: str, group: str, topics: Iterable[str]) -> dict[TopicPa
             for p in sorted(consumer.partitions_for_topic(topic) or ())
         ]
         ends = consumer.end_offsets(partitions)
-        committed = admin.list_consumer_group_offsets(group)
+        try:
+            committed = admin.list_group_offsets(group).get(group, {})
+        except _NO_COMMITS_YET:
+            committed = {}
         lag = {}
         for tp in partitions:
             done = committed.get(tp)

@@ -14,7 +14,7 @@ from typing import Protocol
 
 from features.tickers import TickerIndex, link_tickers
 from models import Prediction
-from streams.records import Evidence, InvalidRecord, RawRecord, ScoredRecord, decode_raw
+from streams.records import InvalidRecord, RawRecord, ScoredRecord, decode_raw
 
 log = logging.getLogger(__name__)
 
@@ -117,5 +117,5 @@ class Scorer:
             confidence=p.confidence,
             model_version=self.classifier.version,
             chunks=p.chunks,
-            evidence=tuple(Evidence(e.text, e.score) for e in p.evidence),
+            evidence=p.evidence,
         )

@@ -18,6 +18,7 @@ from typing import Any, Literal
 import jsonschema
 
 from features.cleaning import clean_text
+from models import Evidence
 
 RAW_SCHEMA = "finsent.raw.v1"
 SCORED_SCHEMA = "finsent.scored.v1"
@@ -133,7 +134,9 @@ def decode_raw(value: bytes | None) -> RawRecord:
     try:
         payload = json.loads(value.decode("utf-8"))
     except UnicodeDecodeError as exc:
-        raise InvalidRecord(f"value is not UTF-8: {exc.reason} at byte {exc.start}", "decode") from None
+        raise InvalidRecord(
+            f"value is not UTF-8: {exc.reason} at byte {exc.start}", "decode"
+        ) from None
     except json.JSONDecodeError as exc:
         raise InvalidRecord(f"value is not JSON: {exc.msg} at char {exc.pos}", "decode") from None
     if not isinstance(payload, dict):
@@ -163,14 +166,6 @@ def decode_raw(value: bytes | None) -> RawRecord:
     if not record.text():
         raise InvalidRecord("no text to score: title, body and sections are empty", doc_id=doc_id)
     return record
-
-
-@dataclass(frozen=True)
-class Evidence:
-    """A chunk that drove a long document's score."""
-
-    text: str
-    score: float
 
 
 @dataclass(frozen=True)

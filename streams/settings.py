@@ -114,8 +114,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     FINSENT_MODEL_PATH, FINSENT_MODEL_PROVIDER, FINSENT_BATCH_MAX, FINSENT_BATCH_WITHIN.
     """
     env = os.environ if env is None else env
-    data_dir = Path(env.get("FINSENT_DATA") or PROJECT_ROOT.parent / "shared" / "data")
-    var_dir = Path(env.get("FINSENT_VAR") or PROJECT_ROOT / "var")
+    data_dir = Path(env.get("FINSENT_DATA") or PROJECT_ROOT.parent / "shared" / "data").resolve()
+    var_dir = Path(env.get("FINSENT_VAR") or PROJECT_ROOT / "var").resolve()
     prefix = env.get("FINSENT_TOPIC_PREFIX", "")
     bootstrap = env.get("FINSENT_KAFKA_BOOTSTRAP", "")
     kafka = KafkaSettings(
@@ -131,7 +131,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     dsn = env.get("FINSENT_CLICKHOUSE") or f"chdb://{var_dir / 'clickhouse'}"
     if not dsn.startswith(("chdb://", "http://", "https://")):
         raise ConfigError(
-            f"FINSENT_CLICKHOUSE must start with chdb://, http:// or https://, got {redact_dsn(dsn)!r}"
+            "FINSENT_CLICKHOUSE must start with chdb://, http:// or https://, "
+            f"got {redact_dsn(dsn)!r}"
         )
     model_path = env.get("FINSENT_MODEL_PATH")
     provider = env.get("FINSENT_MODEL_PROVIDER", "auto")

@@ -31,7 +31,7 @@ def run_worker(settings: Settings, bootstrap: str, *, exit_when_done: bool = Fal
     after each of those records is stored or dead-lettered.
     """
     kafka = settings.kafka
-    classifier = load_classifier(settings.model)
+    classifier = load_classifier(settings.model, settings.data_dir)
     log.info("model %s on %s", classifier.version, classifier.provider)
     tickers = TickerIndex.from_data_dir(settings.data_dir)
     store = SentimentStore.open(settings.clickhouse.dsn)

@@ -58,3 +58,11 @@ def data_dir() -> Path:
 def ticker_index(data_dir: Path) -> TickerIndex:
     """The SEC ticker list from the data folder."""
     return TickerIndex.from_data_dir(data_dir)
+
+
+@pytest.fixture(scope="session")
+def served_model(data_dir: Path) -> Path:
+    """The model folder the worker serves; built once (and cached) when missing."""
+    from models import ensure_model
+
+    return ensure_model(load_settings().model, data_dir)

@@ -5,8 +5,8 @@ from datetime import UTC, datetime
 import jsonschema
 import pytest
 
+from models import Evidence
 from streams.records import (
-    Evidence,
     InvalidRecord,
     ScoredRecord,
     deadletter_bytes,
@@ -43,7 +43,11 @@ def test_valid_record_is_parsed_and_cleaned():
         (b"{not json", "decode", "not JSON"),
         (b"[1, 2]", "decode", "JSON object"),
         (_bytes({**GOOD, "kind": "tweet"}), "validate", "kind"),
-        (_bytes({k: v for k, v in GOOD.items() if k != "published_at"}), "validate", "published_at"),
+        (
+            _bytes({k: v for k, v in GOOD.items() if k != "published_at"}),
+            "validate",
+            "published_at",
+        ),
         (_bytes({**GOOD, "published_at": "last tuesday"}), "validate", "ISO 8601"),
         (_bytes({**GOOD, "title": " <br> \n"}), "validate", "no text"),
         (_bytes({**GOOD, "tickers": "A"}), "validate", "tickers"),

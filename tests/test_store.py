@@ -2,8 +2,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from models import Evidence
 from streams.errors import StoreError
-from streams.records import Evidence, ScoredRecord
+from streams.records import ScoredRecord
 from streams.sinks.clickhouse import SentimentStore, migrate
 
 
@@ -50,6 +51,6 @@ def test_replayed_documents_leave_no_visible_duplicate(store):
 def test_queries_are_read_only_and_errors_are_clear(store):
     with pytest.raises(StoreError, match="readonly"):
         store.query("DROP TABLE sentiment_docs")
-    with pytest.raises(StoreError, match="UNKNOWN_TABLE|Unknown table"):
+    with pytest.raises(StoreError, match=r"UNKNOWN_TABLE|Unknown table"):
         store.query("SELECT * FROM no_such_table")
     assert store.query("SELECT count() FROM sentiment_docs").rows == [(0,)]

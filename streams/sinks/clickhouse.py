@@ -153,9 +153,7 @@ class SentimentStore:
     def query_df(self, sql: str, parameters: Mapping[str, Any] | None = None) -> pd.DataFrame:
         """Like :meth:`query`, as a pandas DataFrame."""
         try:
-            return self.client.query_df(
-                sql, parameters=dict(parameters or {}), settings=READ_ONLY
-            )
+            return self.client.query_df(sql, parameters=dict(parameters or {}), settings=READ_ONLY)
         except ClickHouseError as exc:
             raise StoreError(str(exc).strip()) from exc
 

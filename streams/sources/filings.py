@@ -20,7 +20,9 @@ class Sec8kSource(Source):
         with self.path.open(encoding="utf-8") as lines:
             for line in lines:
                 filing = json.loads(line)
-                accession = filing["filing_html_index"].rsplit("/", 1)[-1].removesuffix("-index.html")
+                accession = (
+                    filing["filing_html_index"].rsplit("/", 1)[-1].removesuffix("-index.html")
+                )
                 sections = [
                     {"name": key.replace("_", " ").title(), "text": text}
                     for key, text in filing.items()

@@ -48,7 +48,9 @@ class BenzingaSource(Source):
     """Benzinga analyst-rating headlines: one ticker each, offset-aware timestamps."""
 
     family = "news"
-    relative_path = "streams/news/benzinga_analyst_ratings_sample/analyst_ratings_processed_first9993.csv"
+    relative_path = (
+        "streams/news/benzinga_analyst_ratings_sample/analyst_ratings_processed_first9993.csv"
+    )
 
     def _read(self) -> Iterator[dict[str, Any]]:
         frame = pd.read_csv(self.path, dtype=str, keep_default_na=False, na_values=[""])

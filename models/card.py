@@ -1,0 +1,92 @@
+"""The model card: ``model_card.json`` (machine-readable) and ``MODEL_CARD.md`` (for people)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from models.registry import CARD_JSON, CARD_MD
+
+
+def write_card(folder: Path, card: dict[str, Any]) -> None:
+    """Write both card files into ``folder``."""
+    (folder / CARD_JSON).write_text(json.dumps(card, indent=2, sort_keys=False) + "\n")
+    (folder / CARD_MD).write_text(render_markdown(card))
+
+
+def read_card(folder: Path) -> dict[str, Any]:
+    return json.loads((folder / CARD_JSON).read_text())
+
+
+def _metrics_rows(metrics: dict[str, Any]) -> list[str]:
+    rows = ["| model file | eval set | rows | accuracy | weighted F1 |", "|---|---|---|---|---|"]
+    for variant, sets in metrics.items():
+        for name, m in sets.items():
+            rows.append(
+                f"| {variant} | {name} | {m['rows']} | {m['accuracy']:.4f} | "
+                f"{m['f1_weighted']:.4f} |"
+            )
+    return rows
+
+
+def render_markdown(card: dict[str, Any]) -> str:
+    lines = [
+        f"# finsent sentiment classifier {card['version']}",
+        "",
+        f"Labels (index order): {', '.join(card['labels'])}. score = p(positive) - p(negative).",
+        "",
+        f"- base model: {card['base_model']['name']} ({card['base_model']['parameters']:,} "
+        f"parameters, packaged as `{card['base_model']['package']}`)",
+        f"- build key: `{card['build_key']}` (build format {card['build_format']})",
+        f"- served files: `{card['files']['cpu']}` (CPU, dynamic INT8, version "
+        f"{card['versions']['cpu']}), `{card['files']['cuda']}` (CUDA, FP32, version "
+        f"{card['versions']['cuda']})",
+        f"- window: {card['max_tokens']} tokens; longer text is chunked on sentence boundaries",
+        f"- built: {card['built_at']}",
+        "",
+        "## Training data (permissive licences only)",
+        "",
+        "| set | licence | rows | negative | neutral | positive | note |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for s in card["training_data"]:
+        c = s["label_counts"]
+        lines.append(
+            f"| {s['name']} | {s['licence']} | {s['rows']} | {c['negative']} | "
+            f"{c['neutral']} | {c['positive']} | {s['note']} |"
+        )
+    hp = card["hyperparameters"]
+    lines += [
+        "",
+        "Never trained on: Twitter financial news valid, Financial PhraseBank (any subset), FOMC.",
+        "",
+        "## Hyper-parameters",
+        "",
+        ", ".join(f"{k}={v}" for k, v in hp.items()),
+        f"; {card['training']['steps']} steps in {card['training']['seconds']} s on "
+        f"{card['training']['threads']} CPU threads.",
+        "",
+        "## Metrics",
+        "",
+        *_metrics_rows(card["metrics"]),
+        "",
+        "## Export checks",
+        "",
+        f"- ONNX FP32 vs torch on {card['export']['validation']['texts']} Twitter-valid texts: "
+        f"max abs logit difference {card['export']['validation']['max_abs_diff']:.2e} "
+        f"(tolerance {card['export']['validation']['tolerance']:.0e}) — "
+        f"{'passed' if card['export']['validation']['passed'] else 'FAILED'}",
+        f"- INT8 vs FP32 label agreement on {card['export']['int8_agreement']['texts']} texts: "
+        f"{card['export']['int8_agreement']['agreement']:.4f}",
+        f"- opset {card['export']['opset']}, inputs {', '.join(card['export']['inputs'])}, "
+        "dynamic batch and sequence axes",
+        "",
+        "## Licences",
+        "",
+        "The model is trained on MIT (Twitter financial news) and ODC-BY 1.0 (FinEntity, "
+        "attribution: Tang et al., EMNLP 2023) data. Financial PhraseBank (CC BY-NC-SA 3.0) is "
+        "used for evaluation only.",
+        "",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,129 @@
+"""Fine-tuning of the base model into a 3-class sentiment classifier (torch, CPU).
+
+Imports torch and transformers: used by ``finsent model build`` only, never by the runtime.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from models.data import LABELS, LabeledSet
+from models.registry import TrainConfig
+from models.runtime import cpu_threads
+
+log = logging.getLogger(__name__)
+
+
+def _batches(lengths: Sequence[int], batch_size: int, rng: random.Random) -> list[list[int]]:
+    """Length-grouped shuffled batches: shuffle, sort within windows of 50 batches, shuffle batches.
+
+    Texts of similar length share a batch, so dynamic padding wastes little compute.
+    """
+    order = list(range(len(lengths)))
+    rng.shuffle(order)
+    window = batch_size * 50
+    batches: list[list[int]] = []
+    for start in range(0, len(order), window):
+        part = sorted(order[start : start + window], key=lambda i: lengths[i])
+        batches.extend(part[i : i + batch_size] for i in range(0, len(part), batch_size))
+    rng.shuffle(batches)
+    return batches
+
+
+def fine_tune(
+    base: Path,
+    sets: Sequence[LabeledSet],
+    config: TrainConfig,
+    out_dir: Path,
+    *,
+    progress: bool = True,
+) -> dict:
+    """Fine-tune ``base`` on ``sets`` and save model + tokenizer (HF layout) into ``out_dir``.
+
+    Returns training statistics (steps, seconds, final loss) for the model card.
+    """
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import torch
+    from tqdm.auto import tqdm
+    from transformers import (
+        AutoModelForSequenceClassification,
+        AutoTokenizer,
+        get_linear_schedule_with_warmup,
+    )
+
+    torch.set_num_threads(cpu_threads())
+    torch.manual_seed(config.seed)
+    rng = random.Random(config.seed)
+
+    texts = [t for s in sets for t in s.texts]
+    labels = [y for s in sets for y in s.labels]
+    tokenizer = AutoTokenizer.from_pretrained(base)
+    enc = tokenizer(texts, truncation=True, max_length=config.max_length)
+    ids: list[list[int]] = enc["input_ids"]
+    lengths = [len(x) for x in ids]
+
+    model = AutoModelForSequenceClassification.from_pretrained(
+        base,
+        num_labels=len(LABELS),
+        id2label=dict(enumerate(LABELS)),
+        label2id={name: i for i, name in enumerate(LABELS)},
+    )
+    model.train()
+    no_decay = ("bias", "LayerNorm.weight", "layernorm", "layer_norm")
+    groups = [
+        {
+            "params": [p for n, p in model.named_parameters() if not any(k in n for k in no_decay)],
+            "weight_decay": config.weight_decay,
+        },
+        {
+            "params": [p for n, p in model.named_parameters() if any(k in n for k in no_decay)],
+            "weight_decay": 0.0,
+        },
+    ]
+    optim = torch.optim.AdamW(groups, lr=config.learning_rate)
+    steps_per_epoch = -(-len(texts) // config.batch_size)
+    total = steps_per_epoch * config.epochs
+    sched = get_linear_schedule_with_warmup(optim, int(total * config.warmup_ratio), total)
+    pad = tokenizer.pad_token_id or 0
+
+    started = time.perf_counter()
+    bar = tqdm(total=total, desc="fine-tune", unit="batch", disable=not progress)
+    ema = None
+    for epoch in range(config.epochs):
+        for batch in _batches(lengths, config.batch_size, rng):
+            width = max(lengths[i] for i in batch)
+            input_ids = torch.full((len(batch), width), pad, dtype=torch.long)
+            mask = torch.zeros((len(batch), width), dtype=torch.long)
+            for row, i in enumerate(batch):
+                input_ids[row, : lengths[i]] = torch.tensor(ids[i])
+                mask[row, : lengths[i]] = 1
+            target = torch.tensor([labels[i] for i in batch])
+            out = model(input_ids=input_ids, attention_mask=mask, labels=target)
+            out.loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optim.step()
+            sched.step()
+            optim.zero_grad(set_to_none=True)
+            loss = out.loss.item()
+            ema = loss if ema is None else 0.98 * ema + 0.02 * loss
+            bar.set_postfix(epoch=epoch + 1, loss=f"{ema:.3f}")
+            bar.update(1)
+    bar.close()
+    seconds = time.perf_counter() - started
+    model.eval()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out_dir)
+    tokenizer.save_pretrained(out_dir)
+    log.info("fine-tuned %d steps in %.0f s, loss %.3f", total, seconds, ema or 0.0)
+    return {
+        "rows": len(texts),
+        "steps": total,
+        "seconds": round(seconds, 1),
+        "final_loss_ema": round(ema or 0.0, 4),
+        "threads": cpu_threads(),
+    }
