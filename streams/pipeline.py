@@ -12,10 +12,26 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
+from features.entities import EntityLinker, mention_contexts
 from features.tickers import TickerIndex, link_tickers
 from models import Evidence, Prediction
-from streams.records import InvalidRecord, RawRecord, ScoredRecord, SectionScore, decode_raw
-from streams.sectioned import combine, evidence_candidates, extremes, section_score, units_of
+from streams.records import (
+    EntityScore,
+    InvalidRecord,
+    RawRecord,
+    ScoredRecord,
+    SectionScore,
+    decode_raw,
+)
+from streams.sectioned import (
+    blend,
+    combine,
+    evidence_candidates,
+    extremes,
+    label_of,
+    section_score,
+    units_of,
+)
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +69,7 @@ class Analysis:
 
     document: Prediction
     sections: tuple[SectionScore, ...]
+    entities: tuple[EntityScore, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -66,9 +83,12 @@ class BatchResult:
 class Scorer:
     """Validates, cleans, links and classifies a batch of raw values."""
 
-    def __init__(self, classifier: Classifier, tickers: TickerIndex) -> None:
+    def __init__(
+        self, classifier: Classifier, tickers: TickerIndex, linker: EntityLinker | None = None
+    ) -> None:
         self.classifier = classifier
         self.tickers = tickers
+        self.linker = linker
 
     def score(self, batch: Sequence[Incoming]) -> BatchResult:
         """Score every valid value of ``batch``; reject the rest with a reason."""
@@ -117,7 +137,50 @@ class Scorer:
             )
             analyses.append(Analysis(document, sections if record.sections else ()))
             at += len(group)
+        if self.linker is not None:
+            analyses = self._with_entities(records, analyses)
         return analyses
+
+    def _with_entities(
+        self, records: Sequence[RawRecord], analyses: list[Analysis]
+    ) -> list[Analysis]:
+        """Companies named in each title and body; with several, each gets its own clauses'
+        sentiment (blended with the document's), else the document's."""
+        assert self.linker is not None
+        links = [
+            self.linker.link(r.title, r.body, confirmed=r.tickers) if r.kind == "news" else []
+            for r in records
+        ]
+        contexts: list[str] = []
+        owners: list[tuple[int, str]] = []
+        for i, (record, found) in enumerate(zip(records, links, strict=True)):
+            if len(found) > 1:
+                text = f"{record.title}\n{record.body}" if record.body else record.title
+                mentions = [m for link in found for m in link.mentions]
+                contexts += mention_contexts(text, mentions)
+                owners += [(i, m.ticker) for m in mentions]
+        own = self.classifier.predict(contexts) if contexts else []
+        per: dict[tuple[int, str], list[tuple[float, float, float]]] = {}
+        for key, p in zip(owners, own, strict=True):
+            per.setdefault(key, []).append(blend(p, analyses[key[0]].document))
+        out = []
+        for i, (analysis, found) in enumerate(zip(analyses, links, strict=True)):
+            d = analysis.document
+            entities = []
+            for link in found:
+                rows = per.get((i, link.ticker), [(d.p_negative, d.p_neutral, d.p_positive)])
+                probs = [sum(col) / len(rows) for col in zip(*rows, strict=True)]
+                entities.append(
+                    EntityScore(
+                        link.ticker,
+                        link.relevance,
+                        len(link.mentions),
+                        probs[2] - probs[0],
+                        label_of(probs),
+                    )
+                )
+            out.append(Analysis(analysis.document, analysis.sections, tuple(entities)))
+        return out
 
     def _score_one_by_one(
         self, parsed: list[tuple[Incoming, RawRecord]], rejected: list[Rejected]
@@ -138,6 +201,7 @@ class Scorer:
         tickers = link_tickers(
             f"{record.title}\n{record.body}", self.tickers, given=record.tickers, cik=record.cik
         )
+        tickers += [e.ticker for e in analysis.entities if e.ticker not in tickers]
         return ScoredRecord(
             doc_id=record.doc_id,
             kind=record.kind,
@@ -159,4 +223,5 @@ class Scorer:
             evidence=p.evidence,
             sections=analysis.sections,
             form=record.form,
+            entities=analysis.entities,
         )

@@ -210,6 +210,27 @@ def _evidence_json(evidence: tuple[Evidence, ...]) -> list[dict[str, Any]]:
 
 
 @dataclass(frozen=True)
+class EntityScore:
+    """A company a document names: how central it is, and the sentiment of its own mentions."""
+
+    ticker: str
+    relevance: float
+    mentions: int
+    score: float
+    label: str
+
+    def to_json(self) -> dict[str, Any]:
+        """One entry of ``entities`` in ``scored-record.v1.json``."""
+        return {
+            "ticker": self.ticker,
+            "relevance": round(self.relevance, 4),
+            "mentions": self.mentions,
+            "score": round(self.score, 6),
+            "label": self.label,
+        }
+
+
+@dataclass(frozen=True)
 class ScoredRecord:
     """One scored document, as published on ``sentiment.scored`` and stored in ClickHouse."""
 
@@ -233,6 +254,7 @@ class ScoredRecord:
     evidence: tuple[Evidence, ...] = field(default=())
     sections: tuple[SectionScore, ...] = field(default=())
     form: str | None = None
+    entities: tuple[EntityScore, ...] = field(default=())
 
     @property
     def latency_ms(self) -> float:
@@ -272,6 +294,8 @@ class ScoredRecord:
             payload["form"] = self.form
         if self.sections:
             payload["sections"] = [s.to_json() for s in self.sections]
+        if self.entities:
+            payload["entities"] = [e.to_json() for e in self.entities]
         return payload
 
     def to_bytes(self) -> bytes:

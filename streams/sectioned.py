@@ -78,6 +78,20 @@ def section_score(unit: Unit, prediction: Prediction, evidence: tuple[Evidence, 
     )
 
 
+def blend(context: Prediction, document: Prediction) -> tuple[float, float, float]:
+    """An entity mention's probabilities: its own context's averaged with its document's."""
+    return (
+        (context.p_negative + document.p_negative) / 2,
+        (context.p_neutral + document.p_neutral) / 2,
+        (context.p_positive + document.p_positive) / 2,
+    )
+
+
+def label_of(probs: Sequence[float]) -> str:
+    """The label with the highest probability."""
+    return LABELS[max(range(len(probs)), key=probs.__getitem__)]
+
+
 def combine(
     units: Sequence[Unit], predictions: Sequence[Prediction], evidence: tuple[Evidence, ...]
 ) -> Prediction:

@@ -43,7 +43,7 @@ SECTION_COLUMNS = (
 )  # fmt: skip
 MENTION_COLUMNS = (
     "ticker", "published_at", "doc_id", "model_version", "kind", "source", "label", "score",
-    "confidence", "scored_at",
+    "confidence", "scored_at", "relevance", "mention_count", "entity_score", "entity_label",
 )  # fmt: skip
 
 
@@ -125,10 +125,14 @@ def _section_rows(record: ScoredRecord) -> Iterable[list[Any]]:
 
 
 def _mention_rows(record: ScoredRecord) -> Iterable[list[Any]]:
+    entities = {e.ticker: e for e in record.entities}
     for ticker in record.tickers:
+        named = entities.get(ticker)  # a ticker from a field, cashtag or CIK: fully relevant
         yield [
             ticker, record.published_at, record.doc_id, record.model_version, record.kind,
             record.source, record.label, record.score, record.confidence, record.scored_at,
+            named.relevance if named else 1.0, named.mentions if named else 0,
+            named.score if named else record.score, named.label if named else record.label,
         ]  # fmt: skip
 
 

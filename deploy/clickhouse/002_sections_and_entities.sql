@@ -30,3 +30,12 @@ CREATE TABLE IF NOT EXISTS sentiment_sections
 ENGINE = ReplacingMergeTree(scored_at)
 PARTITION BY toYYYYMM(published_at)
 ORDER BY (doc_id, model_version, section_index);
+
+-- Entity linking: how central the company is to the document (0..1, title/early/often), how
+-- often it is named, and the sentiment of its own mentions (equal to the document's when the
+-- text names one company). Rows from before this migration read relevance 1 and the document
+-- score.
+ALTER TABLE sentiment_mentions ADD COLUMN IF NOT EXISTS relevance Float32 DEFAULT 1;
+ALTER TABLE sentiment_mentions ADD COLUMN IF NOT EXISTS mention_count UInt16 DEFAULT 0;
+ALTER TABLE sentiment_mentions ADD COLUMN IF NOT EXISTS entity_score Float32 DEFAULT score;
+ALTER TABLE sentiment_mentions ADD COLUMN IF NOT EXISTS entity_label LowCardinality(String) DEFAULT label;
