@@ -18,6 +18,8 @@ _CASHTAG = re.compile(r"(?<![\w$])\$([A-Z]{1,5}(?:[.-][A-Z])?)\b")
 SEC_TICKER_FILE = "reference/company_tickers_exchange.json"
 # Reuters instrument codes as written in wire copy: "<JNJ.N>", "<AAPL.O>".
 _RIC = re.compile(r"<([A-Z]{1,5})\.[A-Z]{1,2}>")
+# Any instrument code in angle brackets ("<.SPX>", "<LCOc1>", "<AAPL.O>"): not prose.
+INSTRUMENT_CODE = re.compile(r"<[A-Za-z0-9.=^_-]{1,20}>")
 # A ticker as a source field may carry: letters, digits, one class separator.
 _TICKER_FIELD = re.compile(r"^[A-Z][A-Z0-9]{0,5}(?:[.-][A-Z0-9]{1,2})?$")
 
@@ -71,6 +73,10 @@ class TickerIndex:
     def __contains__(self, ticker: str) -> bool:
         return normalize_ticker(ticker) in self._by_ticker
 
+    def companies(self) -> list[Company]:
+        """Each listed company once (its primary listing), in the list's order (market value)."""
+        return list(self._by_cik.values())
+
     def company(self, ticker: str) -> Company | None:
         """The listed company for ``ticker``, if the SEC list knows it."""
         return self._by_ticker.get(normalize_ticker(ticker))
@@ -89,6 +95,11 @@ def normalize_ticker(ticker: str) -> str:
 def is_ticker_like(value: str) -> bool:
     """True when ``value`` has the shape of a ticker symbol."""
     return bool(_TICKER_FIELD.match(value.strip().upper()))
+
+
+def cashtag_tickers(text: str) -> list[str]:
+    """Tickers written as cashtags or instrument codes in ``text`` (shape only, unchecked)."""
+    return [normalize_ticker(m.group(1)) for p in (_CASHTAG, _RIC) for m in p.finditer(text)]
 
 
 def link_tickers(

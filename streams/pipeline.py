@@ -12,9 +12,26 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
+from features.entities import EntityLinker, mention_contexts
 from features.tickers import TickerIndex, link_tickers
-from models import Prediction
-from streams.records import InvalidRecord, RawRecord, ScoredRecord, decode_raw
+from models import Evidence, Prediction
+from streams.records import (
+    EntityScore,
+    InvalidRecord,
+    RawRecord,
+    ScoredRecord,
+    SectionScore,
+    decode_raw,
+)
+from streams.sectioned import (
+    blend,
+    combine,
+    evidence_candidates,
+    extremes,
+    label_of,
+    section_score,
+    units_of,
+)
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +64,15 @@ class Rejected:
 
 
 @dataclass(frozen=True)
+class Analysis:
+    """A record's verdict: the document's, and each section's when it has sections."""
+
+    document: Prediction
+    sections: tuple[SectionScore, ...]
+    entities: tuple[EntityScore, ...] = ()
+
+
+@dataclass(frozen=True)
 class BatchResult:
     """What one batch became: every input is in exactly one of the two lists."""
 
@@ -57,9 +83,12 @@ class BatchResult:
 class Scorer:
     """Validates, cleans, links and classifies a batch of raw values."""
 
-    def __init__(self, classifier: Classifier, tickers: TickerIndex) -> None:
+    def __init__(
+        self, classifier: Classifier, tickers: TickerIndex, linker: EntityLinker | None = None
+    ) -> None:
         self.classifier = classifier
         self.tickers = tickers
+        self.linker = linker
 
     def score(self, batch: Sequence[Incoming]) -> BatchResult:
         """Score every valid value of ``batch``; reject the rest with a reason."""
@@ -72,14 +101,86 @@ class Scorer:
                 rejected.append(Rejected(incoming, error))
         if not parsed:
             return BatchResult([], rejected)
-        texts = [record.text() for _, record in parsed]
         try:
-            predictions = self.classifier.predict(texts)
+            analyses = self.analyse([record for _, record in parsed])
         except Exception:  # one poisonous text must not take the batch down with it
-            log.exception("batch of %d failed to classify; retrying one by one", len(texts))
+            log.exception("batch of %d failed to classify; retrying one by one", len(parsed))
             return self._score_one_by_one(parsed, rejected)
-        scored = [self._scored(i, r, p) for (i, r), p in zip(parsed, predictions, strict=True)]
+        scored = [self._scored(i, r, a) for (i, r), a in zip(parsed, analyses, strict=True)]
         return BatchResult(scored, rejected)
+
+    def analyse(self, records: Sequence[RawRecord]) -> list[Analysis]:
+        """Classify ``records``: sections one by one, sentence evidence, the document blend."""
+        units = [units_of(record) for record in records]
+        flat = [unit for group in units for unit in group]
+        predictions = self.classifier.predict([unit.text for unit in flat])
+        wanted: list[tuple[int, list[str]]] = []  # (unit index, candidate sentences)
+        at = 0
+        for record, group in zip(records, units, strict=True):
+            for unit in group:
+                if record.sections or predictions[at].chunks > 1:
+                    wanted.append((at, evidence_candidates(unit, predictions[at])))
+                at += 1
+        sentences = [s for _, cands in wanted for s in cands]
+        scores = iter([p.score for p in self.classifier.predict(sentences)] if sentences else [])
+        evidence: dict[int, tuple[Evidence, ...]] = {
+            i: extremes([Evidence(s, next(scores)) for s in cands]) for i, cands in wanted
+        }
+        analyses = []
+        at = 0
+        for record, group in zip(records, units, strict=True):
+            preds = predictions[at : at + len(group)]
+            own = [evidence.get(at + k, ()) for k in range(len(group))]
+            document = combine(group, preds, extremes([e for ev in own for e in ev]))
+            sections = tuple(
+                section_score(u, p, ev) for u, p, ev in zip(group, preds, own, strict=True)
+            )
+            analyses.append(Analysis(document, sections if record.sections else ()))
+            at += len(group)
+        if self.linker is not None:
+            analyses = self._with_entities(records, analyses)
+        return analyses
+
+    def _with_entities(
+        self, records: Sequence[RawRecord], analyses: list[Analysis]
+    ) -> list[Analysis]:
+        """Companies named in each title and body; with several, each gets its own clauses'
+        sentiment (blended with the document's), else the document's."""
+        assert self.linker is not None
+        links = [
+            self.linker.link(r.title, r.body, confirmed=r.tickers) if r.kind == "news" else []
+            for r in records
+        ]
+        contexts: list[str] = []
+        owners: list[tuple[int, str]] = []
+        for i, (record, found) in enumerate(zip(records, links, strict=True)):
+            if len(found) > 1:
+                text = f"{record.title}\n{record.body}" if record.body else record.title
+                mentions = [m for link in found for m in link.mentions]
+                contexts += mention_contexts(text, mentions)
+                owners += [(i, m.ticker) for m in mentions]
+        own = self.classifier.predict(contexts) if contexts else []
+        per: dict[tuple[int, str], list[tuple[float, float, float]]] = {}
+        for key, p in zip(owners, own, strict=True):
+            per.setdefault(key, []).append(blend(p, analyses[key[0]].document))
+        out = []
+        for i, (analysis, found) in enumerate(zip(analyses, links, strict=True)):
+            d = analysis.document
+            entities = []
+            for link in found:
+                rows = per.get((i, link.ticker), [(d.p_negative, d.p_neutral, d.p_positive)])
+                probs = [sum(col) / len(rows) for col in zip(*rows, strict=True)]
+                entities.append(
+                    EntityScore(
+                        link.ticker,
+                        link.relevance,
+                        len(link.mentions),
+                        probs[2] - probs[0],
+                        label_of(probs),
+                    )
+                )
+            out.append(Analysis(analysis.document, analysis.sections, tuple(entities)))
+        return out
 
     def _score_one_by_one(
         self, parsed: list[tuple[Incoming, RawRecord]], rejected: list[Rejected]
@@ -87,18 +188,20 @@ class Scorer:
         scored = []
         for incoming, record in parsed:
             try:
-                (prediction,) = self.classifier.predict([record.text()])
+                (analysis,) = self.analyse([record])
             except Exception as exc:
                 error = InvalidRecord(f"classifier failed: {exc}", "classify", record.doc_id)
                 rejected.append(Rejected(incoming, error))
             else:
-                scored.append(self._scored(incoming, record, prediction))
+                scored.append(self._scored(incoming, record, analysis))
         return BatchResult(scored, rejected)
 
-    def _scored(self, incoming: Incoming, record: RawRecord, p: Prediction) -> ScoredRecord:
+    def _scored(self, incoming: Incoming, record: RawRecord, analysis: Analysis) -> ScoredRecord:
+        p = analysis.document
         tickers = link_tickers(
             f"{record.title}\n{record.body}", self.tickers, given=record.tickers, cik=record.cik
         )
+        tickers += [e.ticker for e in analysis.entities if e.ticker not in tickers]
         return ScoredRecord(
             doc_id=record.doc_id,
             kind=record.kind,
@@ -118,4 +221,7 @@ class Scorer:
             model_version=self.classifier.version,
             chunks=p.chunks,
             evidence=p.evidence,
+            sections=analysis.sections,
+            form=record.form,
+            entities=analysis.entities,
         )

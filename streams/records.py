@@ -75,10 +75,11 @@ def format_time(value: datetime) -> str:
 
 @dataclass(frozen=True)
 class Section:
-    """A named part of a long document (an 8-K item, a 10-K item)."""
+    """A named part of a long document (an 8-K item, a 10-K item), with its heading if known."""
 
     name: str
     text: str
+    title: str = ""
 
 
 @dataclass(frozen=True)
@@ -111,7 +112,10 @@ class RawRecord:
             "tickers": list(self.tickers),
         }
         if self.sections:
-            payload["sections"] = [{"name": s.name, "text": s.text} for s in self.sections]
+            payload["sections"] = [
+                {"name": s.name, "text": s.text, **({"title": s.title} if s.title else {})}
+                for s in self.sections
+            ]
         for name in ("cik", "company", "form", "url"):
             if getattr(self, name) is not None:
                 payload[name] = getattr(self, name)
@@ -156,7 +160,9 @@ def decode_raw(value: bytes | None) -> RawRecord:
         published_at=published_at,
         title=payload.get("title", ""),
         body=payload.get("body", ""),
-        sections=tuple(Section(s["name"], s["text"]) for s in payload.get("sections", ())),
+        sections=tuple(
+            Section(s["name"], s["text"], s.get("title", "")) for s in payload.get("sections", ())
+        ),
         tickers=tuple(payload.get("tickers", ())),
         cik=payload.get("cik"),
         company=payload.get("company"),
@@ -166,6 +172,62 @@ def decode_raw(value: bytes | None) -> RawRecord:
     if not record.text():
         raise InvalidRecord("no text to score: title, body and sections are empty", doc_id=doc_id)
     return record
+
+
+@dataclass(frozen=True)
+class SectionScore:
+    """One section's own verdict, with its most negative and most positive sentence."""
+
+    name: str
+    title: str
+    label: str
+    p_negative: float
+    p_neutral: float
+    p_positive: float
+    score: float
+    confidence: float
+    chunks: int
+    evidence: tuple[Evidence, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        """The wire form of one entry of ``sections`` in ``scored-record.v1.json``."""
+        return {
+            "name": self.name,
+            "title": self.title,
+            "label": self.label,
+            "p_negative": round(self.p_negative, 6),
+            "p_neutral": round(self.p_neutral, 6),
+            "p_positive": round(self.p_positive, 6),
+            "score": round(self.score, 6),
+            "confidence": round(self.confidence, 6),
+            "chunks": self.chunks,
+            "evidence": _evidence_json(self.evidence),
+        }
+
+
+def _evidence_json(evidence: tuple[Evidence, ...]) -> list[dict[str, Any]]:
+    return [{"text": e.text, "score": round(e.score, 6)} for e in evidence]
+
+
+@dataclass(frozen=True)
+class EntityScore:
+    """A company a document names: how central it is, and the sentiment of its own mentions."""
+
+    ticker: str
+    relevance: float
+    mentions: int
+    score: float
+    label: str
+
+    def to_json(self) -> dict[str, Any]:
+        """One entry of ``entities`` in ``scored-record.v1.json``."""
+        return {
+            "ticker": self.ticker,
+            "relevance": round(self.relevance, 4),
+            "mentions": self.mentions,
+            "score": round(self.score, 6),
+            "label": self.label,
+        }
 
 
 @dataclass(frozen=True)
@@ -190,6 +252,9 @@ class ScoredRecord:
     model_version: str
     chunks: int
     evidence: tuple[Evidence, ...] = field(default=())
+    sections: tuple[SectionScore, ...] = field(default=())
+    form: str | None = None
+    entities: tuple[EntityScore, ...] = field(default=())
 
     @property
     def latency_ms(self) -> float:
@@ -203,7 +268,7 @@ class ScoredRecord:
 
     def to_json(self) -> dict[str, Any]:
         """The wire form described by ``scored-record.v1.json``."""
-        return {
+        payload: dict[str, Any] = {
             "schema": SCORED_SCHEMA,
             "doc_id": self.doc_id,
             "kind": self.kind,
@@ -223,8 +288,15 @@ class ScoredRecord:
             "model_version": self.model_version,
             "latency_ms": round(self.latency_ms, 3),
             "chunks": self.chunks,
-            "evidence": [{"text": e.text, "score": round(e.score, 6)} for e in self.evidence],
+            "evidence": _evidence_json(self.evidence),
         }
+        if self.form:
+            payload["form"] = self.form
+        if self.sections:
+            payload["sections"] = [s.to_json() for s in self.sections]
+        if self.entities:
+            payload["entities"] = [e.to_json() for e in self.entities]
+        return payload
 
     def to_bytes(self) -> bytes:
         """UTF-8 JSON for Kafka."""

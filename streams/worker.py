@@ -9,6 +9,7 @@ import signal
 
 import faust
 
+from features.entities import EntityLinker
 from features.tickers import TickerIndex
 from models import load_classifier
 from streams.agents import ScoringAgent
@@ -38,7 +39,8 @@ def run_worker(settings: Settings, bootstrap: str, *, exit_when_done: bool = Fal
     raw_topics = (kafka.news_topic, kafka.filings_topic)
     ensure_topics(bootstrap, project_topics(kafka))
     app, topics = create_app(settings, bootstrap)
-    agent = ScoringAgent(Scorer(classifier, tickers), store, topics, settings.worker)
+    linker = EntityLinker.from_data_dir(settings.data_dir, tickers)
+    agent = ScoringAgent(Scorer(classifier, tickers, linker), store, topics, settings.worker)
     agent.attach(app)
 
     if exit_when_done:

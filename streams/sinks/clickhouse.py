@@ -18,6 +18,7 @@ import pandas as pd
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
+from models import Evidence
 from streams.errors import StoreError
 from streams.records import ScoredRecord
 from streams.settings import PROJECT_ROOT, redact_dsn
@@ -34,9 +35,15 @@ DOC_COLUMNS = (
     "confidence", "chunks", "evidence_negative", "evidence_negative_score", "evidence_positive",
     "evidence_positive_score", "latency_ms",
 )  # fmt: skip
+SECTION_COLUMNS = (
+    "doc_id", "model_version", "section_index", "section", "section_title", "kind", "source",
+    "form", "published_at", "tickers", "cik", "label", "p_negative", "p_neutral", "p_positive",
+    "score", "confidence", "chunks", "evidence_negative", "evidence_negative_score",
+    "evidence_positive", "evidence_positive_score", "scored_at",
+)  # fmt: skip
 MENTION_COLUMNS = (
     "ticker", "published_at", "doc_id", "model_version", "kind", "source", "label", "score",
-    "confidence", "scored_at",
+    "confidence", "scored_at", "relevance", "mention_count", "entity_score", "entity_label",
 )  # fmt: skip
 
 
@@ -87,25 +94,45 @@ def migrate(client: Client, migrations_dir: Path = MIGRATIONS_DIR) -> list[str]:
     return applied
 
 
+def _extremes(evidence: Sequence[Evidence]) -> list[Any]:
+    """evidence_negative, its score, evidence_positive, its score ('' and NULL when none)."""
+    negative = min(evidence, key=lambda e: e.score, default=None)
+    positive = max(evidence, key=lambda e: e.score, default=None)
+    return [
+        negative.text if negative else "", negative.score if negative else None,
+        positive.text if positive else "", positive.score if positive else None,
+    ]  # fmt: skip
+
+
 def _doc_row(record: ScoredRecord) -> list[Any]:
-    negative = min(record.evidence, key=lambda e: e.score, default=None)
-    positive = max(record.evidence, key=lambda e: e.score, default=None)
     return [
         record.doc_id, record.model_version, record.kind, record.source, record.title,
         record.published_at, record.received_at, record.scored_at, list(record.tickers),
         record.cik or "", record.label, record.p_negative, record.p_neutral, record.p_positive,
-        record.score, record.confidence, record.chunks,
-        negative.text if negative else "", negative.score if negative else None,
-        positive.text if positive else "", positive.score if positive else None,
+        record.score, record.confidence, record.chunks, *_extremes(record.evidence),
         record.latency_ms,
     ]  # fmt: skip
 
 
+def _section_rows(record: ScoredRecord) -> Iterable[list[Any]]:
+    for index, s in enumerate(record.sections):
+        yield [
+            record.doc_id, record.model_version, index, s.name, s.title, record.kind,
+            record.source, record.form or "", record.published_at, list(record.tickers),
+            record.cik or "", s.label, s.p_negative, s.p_neutral, s.p_positive, s.score,
+            s.confidence, s.chunks, *_extremes(s.evidence), record.scored_at,
+        ]  # fmt: skip
+
+
 def _mention_rows(record: ScoredRecord) -> Iterable[list[Any]]:
+    entities = {e.ticker: e for e in record.entities}
     for ticker in record.tickers:
+        named = entities.get(ticker)  # a ticker from a field, cashtag or CIK: fully relevant
         yield [
             ticker, record.published_at, record.doc_id, record.model_version, record.kind,
             record.source, record.label, record.score, record.confidence, record.scored_at,
+            named.relevance if named else 1.0, named.mentions if named else 0,
+            named.score if named else record.score, named.label if named else record.label,
         ]  # fmt: skip
 
 
@@ -123,7 +150,7 @@ class SentimentStore:
         return cls(client)
 
     def write(self, records: Sequence[ScoredRecord]) -> None:
-        """Insert documents and their mentions; returns once ClickHouse has acknowledged both.
+        """Insert documents, their sections and mentions; returns once ClickHouse has them all.
 
         Safe to repeat: rows are keyed by (doc_id, model_version) and replaced on merge.
         """
@@ -133,6 +160,9 @@ class SentimentStore:
             self.client.insert(
                 "sentiment_docs", [_doc_row(r) for r in records], column_names=DOC_COLUMNS
             )
+            sections = [row for r in records for row in _section_rows(r)]
+            if sections:
+                self.client.insert("sentiment_sections", sections, column_names=SECTION_COLUMNS)
             mentions = [row for r in records for row in _mention_rows(r)]
             if mentions:
                 self.client.insert("sentiment_mentions", mentions, column_names=MENTION_COLUMNS)

@@ -8,12 +8,19 @@ from __future__ import annotations
 
 from streams.errors import ConfigError
 from streams.sources.base import Source
+from streams.sources.edgar_html import EdgarHtmlSource
 from streams.sources.filings import Sec8kSource
+from streams.sources.fomc import FomcMinutesSource, FomcPressConferenceSource, FomcStatementSource
 from streams.sources.news import BbcSource, BenzingaSource, SeekingAlphaSource
 
 SOURCES: dict[str, dict[str, type[Source]]] = {
     "news": {"benzinga": BenzingaSource, "seekingalpha": SeekingAlphaSource, "bbc": BbcSource},
-    "filings": {"8k": Sec8kSource},
+    "filings": {"8k": Sec8kSource, "edgar-html": EdgarHtmlSource},
+    "fomc": {
+        "statements": FomcStatementSource,
+        "minutes": FomcMinutesSource,
+        "press": FomcPressConferenceSource,
+    },
 }
 
 

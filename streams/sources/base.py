@@ -18,15 +18,15 @@ class Source(abc.ABC):
     worker dead-letters it with a reason instead of it vanishing here.
     """
 
-    family: ClassVar[str]  # "news" or "filings": which raw topic the records go to
-    relative_path: ClassVar[str]  # the input file under FINSENT_DATA
+    family: ClassVar[str]  # "news", "filings" or "fomc": which raw topic the records go to
+    relative_path: ClassVar[str]  # the input file (or folder) under FINSENT_DATA
 
-    def __init__(self, data_dir: Path) -> None:
-        self.path = data_dir / self.relative_path
+    def __init__(self, data_dir: Path, path: Path | None = None) -> None:
+        """Read ``path`` when given, else the source's default place under ``data_dir``."""
+        self.path = path if path is not None else data_dir / self.relative_path
         if not self.path.exists():
-            raise ConfigError(
-                f"{type(self).__name__} needs {self.path}; set FINSENT_DATA to the data folder"
-            )
+            hint = "" if path is not None else "; set FINSENT_DATA to the data folder"
+            raise ConfigError(f"{type(self).__name__} needs {self.path}{hint}")
 
     @abc.abstractmethod
     def _read(self) -> Iterator[dict[str, Any]]:
