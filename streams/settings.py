@@ -65,6 +65,15 @@ class WorkerSettings:
 
 
 @dataclass(frozen=True)
+class NoveltySettings:
+    """The worker's memory of recent stories (exact repeats and near-duplicates)."""
+
+    max_docs: int = 50_000  # documents remembered (and distinct texts whose verdict is cached)
+    window_hours: float = 24.0  # documents further apart in publication time are other stories
+    threshold: float = 0.7  # MinHash Jaccard similarity from which a text is a near-duplicate
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything configurable, grouped by concern."""
 
@@ -74,6 +83,7 @@ class Settings:
     clickhouse: ClickHouseSettings
     model: ModelSettings
     worker: WorkerSettings = field(default_factory=WorkerSettings)
+    novelty: NoveltySettings = field(default_factory=NoveltySettings)
 
 
 def redact_dsn(dsn: str) -> str:
@@ -111,7 +121,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
 
     Variables: FINSENT_DATA, FINSENT_VAR, FINSENT_KAFKA_BOOTSTRAP, FINSENT_KAFKA_PARTITIONS,
     FINSENT_TOPIC_PREFIX, FINSENT_CONSUMER_GROUP, FINSENT_CLICKHOUSE, FINSENT_MODEL_CACHE,
-    FINSENT_MODEL_PATH, FINSENT_MODEL_PROVIDER, FINSENT_BATCH_MAX, FINSENT_BATCH_WITHIN.
+    FINSENT_MODEL_PATH, FINSENT_MODEL_PROVIDER, FINSENT_BATCH_MAX, FINSENT_BATCH_WITHIN,
+    FINSENT_NOVELTY_MAX_DOCS, FINSENT_NOVELTY_WINDOW_HOURS, FINSENT_NOVELTY_THRESHOLD.
     """
     env = os.environ if env is None else env
     data_dir = Path(env.get("FINSENT_DATA") or PROJECT_ROOT.parent / "shared" / "data").resolve()
@@ -147,6 +158,16 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         batch_max=_int(env, "FINSENT_BATCH_MAX", WorkerSettings.batch_max),
         batch_within_s=_float(env, "FINSENT_BATCH_WITHIN", WorkerSettings.batch_within_s),
     )
+    novelty = NoveltySettings(
+        max_docs=_int(env, "FINSENT_NOVELTY_MAX_DOCS", NoveltySettings.max_docs),
+        window_hours=_float(env, "FINSENT_NOVELTY_WINDOW_HOURS", NoveltySettings.window_hours),
+        threshold=_float(env, "FINSENT_NOVELTY_THRESHOLD", NoveltySettings.threshold),
+    )
+    if novelty.max_docs < 1 or novelty.window_hours < 0 or not 0 < novelty.threshold < 1:
+        raise ConfigError(
+            "FINSENT_NOVELTY_MAX_DOCS must be >= 1, FINSENT_NOVELTY_WINDOW_HOURS >= 0 and "
+            f"FINSENT_NOVELTY_THRESHOLD strictly between 0 and 1, got {novelty}"
+        )
     return Settings(
         data_dir=data_dir,
         var_dir=var_dir,
@@ -154,4 +175,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         clickhouse=ClickHouseSettings(dsn=dsn),
         model=model,
         worker=worker,
+        novelty=novelty,
     )
