@@ -74,6 +74,17 @@ class NoveltySettings:
 
 
 @dataclass(frozen=True)
+class PollSettings:
+    """Live sources: who we say we are to the SEC, how fast we ask, where state is kept."""
+
+    sec_user_agent: str = ""  # the SEC requires "Company Name admin@company.com"
+    sec_max_rate: float = 2.0  # requests/s; the SEC's fair-access limit is 10
+    sec_base_url: str = "https://www.sec.gov"
+    feed_max_rate: float = 1.0  # requests/s to a news feed's host
+    feed_user_agent: str = "finsent-feed-reader/0.1"
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything configurable, grouped by concern."""
 
@@ -84,6 +95,7 @@ class Settings:
     model: ModelSettings
     worker: WorkerSettings = field(default_factory=WorkerSettings)
     novelty: NoveltySettings = field(default_factory=NoveltySettings)
+    poll: PollSettings = field(default_factory=PollSettings)
 
 
 def redact_dsn(dsn: str) -> str:
@@ -122,7 +134,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     Variables: FINSENT_DATA, FINSENT_VAR, FINSENT_KAFKA_BOOTSTRAP, FINSENT_KAFKA_PARTITIONS,
     FINSENT_TOPIC_PREFIX, FINSENT_CONSUMER_GROUP, FINSENT_CLICKHOUSE, FINSENT_MODEL_CACHE,
     FINSENT_MODEL_PATH, FINSENT_MODEL_PROVIDER, FINSENT_BATCH_MAX, FINSENT_BATCH_WITHIN,
-    FINSENT_NOVELTY_MAX_DOCS, FINSENT_NOVELTY_WINDOW_HOURS, FINSENT_NOVELTY_THRESHOLD.
+    FINSENT_NOVELTY_MAX_DOCS, FINSENT_NOVELTY_WINDOW_HOURS, FINSENT_NOVELTY_THRESHOLD,
+    FINSENT_SEC_USER_AGENT, FINSENT_SEC_RATE, FINSENT_SEC_BASE_URL, FINSENT_FEED_RATE.
     """
     env = os.environ if env is None else env
     data_dir = Path(env.get("FINSENT_DATA") or PROJECT_ROOT.parent / "shared" / "data").resolve()
@@ -168,6 +181,17 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             "FINSENT_NOVELTY_MAX_DOCS must be >= 1, FINSENT_NOVELTY_WINDOW_HOURS >= 0 and "
             f"FINSENT_NOVELTY_THRESHOLD strictly between 0 and 1, got {novelty}"
         )
+    poll = PollSettings(
+        sec_user_agent=env.get("FINSENT_SEC_USER_AGENT", "").strip(),
+        sec_max_rate=_float(env, "FINSENT_SEC_RATE", PollSettings.sec_max_rate),
+        sec_base_url=(env.get("FINSENT_SEC_BASE_URL") or PollSettings.sec_base_url).rstrip("/"),
+        feed_max_rate=_float(env, "FINSENT_FEED_RATE", PollSettings.feed_max_rate),
+    )
+    if not 0 < poll.sec_max_rate <= 10 or poll.feed_max_rate <= 0:
+        raise ConfigError(
+            "FINSENT_SEC_RATE must lie in (0, 10] (the SEC's fair-access limit) and "
+            f"FINSENT_FEED_RATE be positive, got {poll.sec_max_rate} and {poll.feed_max_rate}"
+        )
     return Settings(
         data_dir=data_dir,
         var_dir=var_dir,
@@ -176,4 +200,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         model=model,
         worker=worker,
         novelty=novelty,
+        poll=poll,
     )

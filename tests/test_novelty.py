@@ -172,3 +172,14 @@ def test_scorer_does_not_rescore_an_exact_repeat(served_model, benzinga, ticker_
     assert {r.story_id for r in result.scored} == {"copy:0"}
     scorer.score(_incoming([dict(first, doc_id="copy:3", title=title.upper())]))
     assert len(counting.texts) == 3
+
+
+def test_novelty_and_poll_settings_are_checked():
+    from streams.errors import ConfigError
+    from streams.settings import load_settings
+
+    settings = load_settings({"FINSENT_NOVELTY_WINDOW_HOURS": "6", "FINSENT_SEC_RATE": "5"})
+    assert settings.novelty.window_hours == 6 and settings.poll.sec_max_rate == 5
+    for bad in ({"FINSENT_NOVELTY_THRESHOLD": "1.5"}, {"FINSENT_SEC_RATE": "20"}):
+        with pytest.raises(ConfigError):
+            load_settings(bad)
