@@ -19,3 +19,7 @@ class ModelNotFoundError(FinsentError):
 
 class StoreError(FinsentError):
     """ClickHouse refused a statement or cannot be reached."""
+
+
+class FetchError(FinsentError):
+    """A live source's server answered with an error or could not be reached."""

@@ -7,12 +7,14 @@ Faust, ClickHouse and the scored topic.
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from features.entities import EntityLinker, mention_contexts
+from features.novelty import Novelty, NoveltyIndex
 from features.tickers import TickerIndex, link_tickers
 from models import Evidence, Prediction
 from streams.records import (
@@ -32,6 +34,7 @@ from streams.sectioned import (
     section_score,
     units_of,
 )
+from streams.settings import NoveltySettings
 
 log = logging.getLogger(__name__)
 
@@ -80,15 +83,32 @@ class BatchResult:
     rejected: list[Rejected]
 
 
+def novelty_index(settings: NoveltySettings) -> NoveltyIndex:
+    """The worker's novelty index, sized by ``FINSENT_NOVELTY_*``."""
+    return NoveltyIndex(
+        max_docs=settings.max_docs,
+        window=timedelta(hours=settings.window_hours),
+        threshold=settings.threshold,
+    )
+
+
 class Scorer:
     """Validates, cleans, links and classifies a batch of raw values."""
 
     def __init__(
-        self, classifier: Classifier, tickers: TickerIndex, linker: EntityLinker | None = None
+        self,
+        classifier: Classifier,
+        tickers: TickerIndex,
+        linker: EntityLinker | None = None,
+        novelty: NoveltyIndex | None = None,
     ) -> None:
+        """``novelty``: when given, each record gets a story id and novelty score, and an exact
+        repeat of a recent text reuses that text's verdict instead of calling the model."""
         self.classifier = classifier
         self.tickers = tickers
         self.linker = linker
+        self.novelty = novelty
+        self._cache: OrderedDict[str, Analysis] = OrderedDict()  # fingerprint -> verdict, LRU
 
     def score(self, batch: Sequence[Incoming]) -> BatchResult:
         """Score every valid value of ``batch``; reject the rest with a reason."""
@@ -101,13 +121,65 @@ class Scorer:
                 rejected.append(Rejected(incoming, error))
         if not parsed:
             return BatchResult([], rejected)
-        try:
-            analyses = self.analyse([record for _, record in parsed])
-        except Exception:  # one poisonous text must not take the batch down with it
-            log.exception("batch of %d failed to classify; retrying one by one", len(parsed))
-            return self._score_one_by_one(parsed, rejected)
-        scored = [self._scored(i, r, a) for (i, r), a in zip(parsed, analyses, strict=True)]
+        verdicts = [self._observe(record) for _, record in parsed]
+        # One classification per distinct text: a repeat (cached, or earlier in this batch)
+        # takes the verdict of its text.
+        keys = [v.fingerprint if v else str(n) for n, v in enumerate(verdicts)]
+        todo: dict[str, RawRecord] = {}
+        for key, (_, record) in zip(keys, parsed, strict=True):
+            if key not in self._cache:
+                todo.setdefault(key, record)
+        analyses, failures = self._analyse_texts(todo)
+        scored = []
+        for (incoming, record), key, verdict in zip(parsed, keys, verdicts, strict=True):
+            analysis = analyses.get(key)
+            if analysis is None and key in self._cache:
+                analysis = self._cache[key]
+                self._cache.move_to_end(key)
+            if analysis is None:
+                error = InvalidRecord(
+                    f"classifier failed: {failures[key]}", "classify", record.doc_id
+                )
+                rejected.append(Rejected(incoming, error))
+                if self.novelty is not None:
+                    self.novelty.forget(record.doc_id)
+                continue
+            scored.append(self._scored(incoming, record, analysis, verdict))
+        if self.novelty is not None:
+            self._remember(analyses)
         return BatchResult(scored, rejected)
+
+    def _observe(self, record: RawRecord) -> Novelty | None:
+        if self.novelty is None:
+            return None
+        tickers = link_tickers(record.title, self.tickers, given=record.tickers, cik=record.cik)
+        return self.novelty.observe(record.doc_id, record.text(), record.published_at, tickers)
+
+    def _analyse_texts(
+        self, todo: dict[str, RawRecord]
+    ) -> tuple[dict[str, Analysis], dict[str, Exception]]:
+        """Classify the records of ``todo`` as one batch, or one by one if the batch fails;
+        return the verdicts and, for the texts that could not be classified, why."""
+        if not todo:
+            return {}, {}
+        try:
+            return dict(zip(todo, self.analyse(list(todo.values())), strict=True)), {}
+        except Exception:  # one poisonous text must not take the batch down with it
+            log.exception("batch of %d failed to classify; retrying one by one", len(todo))
+        analyses: dict[str, Analysis] = {}
+        failures: dict[str, Exception] = {}
+        for key, record in todo.items():
+            try:
+                (analyses[key],) = self.analyse([record])
+            except Exception as exc:
+                failures[key] = exc
+        return analyses, failures
+
+    def _remember(self, analyses: dict[str, Analysis]) -> None:
+        assert self.novelty is not None
+        self._cache.update(analyses)
+        while len(self._cache) > self.novelty.max_docs:
+            self._cache.popitem(last=False)
 
     def analyse(self, records: Sequence[RawRecord]) -> list[Analysis]:
         """Classify ``records``: sections one by one, sentence evidence, the document blend."""
@@ -182,21 +254,9 @@ class Scorer:
             out.append(Analysis(analysis.document, analysis.sections, tuple(entities)))
         return out
 
-    def _score_one_by_one(
-        self, parsed: list[tuple[Incoming, RawRecord]], rejected: list[Rejected]
-    ) -> BatchResult:
-        scored = []
-        for incoming, record in parsed:
-            try:
-                (analysis,) = self.analyse([record])
-            except Exception as exc:
-                error = InvalidRecord(f"classifier failed: {exc}", "classify", record.doc_id)
-                rejected.append(Rejected(incoming, error))
-            else:
-                scored.append(self._scored(incoming, record, analysis))
-        return BatchResult(scored, rejected)
-
-    def _scored(self, incoming: Incoming, record: RawRecord, analysis: Analysis) -> ScoredRecord:
+    def _scored(
+        self, incoming: Incoming, record: RawRecord, analysis: Analysis, novelty: Novelty | None
+    ) -> ScoredRecord:
         p = analysis.document
         tickers = link_tickers(
             f"{record.title}\n{record.body}", self.tickers, given=record.tickers, cik=record.cik
@@ -224,4 +284,7 @@ class Scorer:
             sections=analysis.sections,
             form=record.form,
             entities=analysis.entities,
+            story_id=novelty.story_id if novelty else None,
+            novelty=novelty.novelty if novelty else None,
+            duplicate_of=novelty.duplicate_of if novelty else None,
         )

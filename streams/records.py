@@ -255,6 +255,9 @@ class ScoredRecord:
     sections: tuple[SectionScore, ...] = field(default=())
     form: str | None = None
     entities: tuple[EntityScore, ...] = field(default=())
+    story_id: str | None = None  # the doc id of the story's first document (novelty index)
+    novelty: float | None = None  # 1 new story, 0 exact repeat, between: near-duplicate
+    duplicate_of: str | None = None  # the earlier document this one repeats or resembles
 
     @property
     def latency_ms(self) -> float:
@@ -296,6 +299,10 @@ class ScoredRecord:
             payload["sections"] = [s.to_json() for s in self.sections]
         if self.entities:
             payload["entities"] = [e.to_json() for e in self.entities]
+        if self.story_id is not None:
+            payload["story_id"] = self.story_id
+            payload["novelty"] = self.novelty
+            payload["duplicate_of"] = self.duplicate_of
         return payload
 
     def to_bytes(self) -> bytes:

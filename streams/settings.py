@@ -65,6 +65,26 @@ class WorkerSettings:
 
 
 @dataclass(frozen=True)
+class NoveltySettings:
+    """The worker's memory of recent stories (exact repeats and near-duplicates)."""
+
+    max_docs: int = 50_000  # documents remembered (and distinct texts whose verdict is cached)
+    window_hours: float = 24.0  # documents further apart in publication time are other stories
+    threshold: float = 0.7  # MinHash Jaccard similarity from which a text is a near-duplicate
+
+
+@dataclass(frozen=True)
+class PollSettings:
+    """Live sources: who we say we are to the SEC, how fast we ask, where state is kept."""
+
+    sec_user_agent: str = ""  # the SEC requires "Company Name admin@company.com"
+    sec_max_rate: float = 2.0  # requests/s; the SEC's fair-access limit is 10
+    sec_base_url: str = "https://www.sec.gov"
+    feed_max_rate: float = 1.0  # requests/s to a news feed's host
+    feed_user_agent: str = "finsent-feed-reader/0.1"
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything configurable, grouped by concern."""
 
@@ -74,6 +94,8 @@ class Settings:
     clickhouse: ClickHouseSettings
     model: ModelSettings
     worker: WorkerSettings = field(default_factory=WorkerSettings)
+    novelty: NoveltySettings = field(default_factory=NoveltySettings)
+    poll: PollSettings = field(default_factory=PollSettings)
 
 
 def redact_dsn(dsn: str) -> str:
@@ -111,7 +133,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
 
     Variables: FINSENT_DATA, FINSENT_VAR, FINSENT_KAFKA_BOOTSTRAP, FINSENT_KAFKA_PARTITIONS,
     FINSENT_TOPIC_PREFIX, FINSENT_CONSUMER_GROUP, FINSENT_CLICKHOUSE, FINSENT_MODEL_CACHE,
-    FINSENT_MODEL_PATH, FINSENT_MODEL_PROVIDER, FINSENT_BATCH_MAX, FINSENT_BATCH_WITHIN.
+    FINSENT_MODEL_PATH, FINSENT_MODEL_PROVIDER, FINSENT_BATCH_MAX, FINSENT_BATCH_WITHIN,
+    FINSENT_NOVELTY_MAX_DOCS, FINSENT_NOVELTY_WINDOW_HOURS, FINSENT_NOVELTY_THRESHOLD,
+    FINSENT_SEC_USER_AGENT, FINSENT_SEC_RATE, FINSENT_SEC_BASE_URL, FINSENT_FEED_RATE.
     """
     env = os.environ if env is None else env
     data_dir = Path(env.get("FINSENT_DATA") or PROJECT_ROOT.parent / "shared" / "data").resolve()
@@ -147,6 +171,27 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         batch_max=_int(env, "FINSENT_BATCH_MAX", WorkerSettings.batch_max),
         batch_within_s=_float(env, "FINSENT_BATCH_WITHIN", WorkerSettings.batch_within_s),
     )
+    novelty = NoveltySettings(
+        max_docs=_int(env, "FINSENT_NOVELTY_MAX_DOCS", NoveltySettings.max_docs),
+        window_hours=_float(env, "FINSENT_NOVELTY_WINDOW_HOURS", NoveltySettings.window_hours),
+        threshold=_float(env, "FINSENT_NOVELTY_THRESHOLD", NoveltySettings.threshold),
+    )
+    if novelty.max_docs < 1 or novelty.window_hours < 0 or not 0 < novelty.threshold < 1:
+        raise ConfigError(
+            "FINSENT_NOVELTY_MAX_DOCS must be >= 1, FINSENT_NOVELTY_WINDOW_HOURS >= 0 and "
+            f"FINSENT_NOVELTY_THRESHOLD strictly between 0 and 1, got {novelty}"
+        )
+    poll = PollSettings(
+        sec_user_agent=env.get("FINSENT_SEC_USER_AGENT", "").strip(),
+        sec_max_rate=_float(env, "FINSENT_SEC_RATE", PollSettings.sec_max_rate),
+        sec_base_url=(env.get("FINSENT_SEC_BASE_URL") or PollSettings.sec_base_url).rstrip("/"),
+        feed_max_rate=_float(env, "FINSENT_FEED_RATE", PollSettings.feed_max_rate),
+    )
+    if not 0 < poll.sec_max_rate <= 10 or poll.feed_max_rate <= 0:
+        raise ConfigError(
+            "FINSENT_SEC_RATE must lie in (0, 10] (the SEC's fair-access limit) and "
+            f"FINSENT_FEED_RATE be positive, got {poll.sec_max_rate} and {poll.feed_max_rate}"
+        )
     return Settings(
         data_dir=data_dir,
         var_dir=var_dir,
@@ -154,4 +199,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         clickhouse=ClickHouseSettings(dsn=dsn),
         model=model,
         worker=worker,
+        novelty=novelty,
+        poll=poll,
     )

@@ -16,7 +16,7 @@ from streams.agents import ScoringAgent
 from streams.app import create_app
 from streams.broker import ensure_topics, project_topics
 from streams.lag import group_lag
-from streams.pipeline import Scorer
+from streams.pipeline import Scorer, novelty_index
 from streams.settings import Settings
 from streams.sinks.clickhouse import SentimentStore
 
@@ -40,7 +40,8 @@ def run_worker(settings: Settings, bootstrap: str, *, exit_when_done: bool = Fal
     ensure_topics(bootstrap, project_topics(kafka))
     app, topics = create_app(settings, bootstrap)
     linker = EntityLinker.from_data_dir(settings.data_dir, tickers)
-    agent = ScoringAgent(Scorer(classifier, tickers, linker), store, topics, settings.worker)
+    scorer = Scorer(classifier, tickers, linker, novelty_index(settings.novelty))
+    agent = ScoringAgent(scorer, store, topics, settings.worker)
     agent.attach(app)
 
     if exit_when_done:

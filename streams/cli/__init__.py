@@ -27,7 +27,15 @@ def cli(ctx: click.Context, verbose: int) -> None:
 
 
 def _register() -> None:
-    from streams.cli import entities_cmd, kafka_cmd, model_cmd, produce_cmd, sql_cmd, worker_cmd
+    from streams.cli import (
+        entities_cmd,
+        kafka_cmd,
+        model_cmd,
+        poll_cmd,
+        produce_cmd,
+        sql_cmd,
+        worker_cmd,
+    )
 
     for command in (
         kafka_cmd.kafka,
@@ -36,6 +44,7 @@ def _register() -> None:
         worker_cmd.worker,
         sql_cmd.sql,
         entities_cmd.entities,
+        poll_cmd.poll,
     ):
         cli.add_command(command)
 

@@ -33,7 +33,7 @@ DOC_COLUMNS = (
     "doc_id", "model_version", "kind", "source", "title", "published_at", "received_at",
     "scored_at", "tickers", "cik", "label", "p_negative", "p_neutral", "p_positive", "score",
     "confidence", "chunks", "evidence_negative", "evidence_negative_score", "evidence_positive",
-    "evidence_positive_score", "latency_ms",
+    "evidence_positive_score", "latency_ms", "story_id", "novelty", "duplicate_of",
 )  # fmt: skip
 SECTION_COLUMNS = (
     "doc_id", "model_version", "section_index", "section", "section_title", "kind", "source",
@@ -44,6 +44,7 @@ SECTION_COLUMNS = (
 MENTION_COLUMNS = (
     "ticker", "published_at", "doc_id", "model_version", "kind", "source", "label", "score",
     "confidence", "scored_at", "relevance", "mention_count", "entity_score", "entity_label",
+    "story_id", "novelty",
 )  # fmt: skip
 
 
@@ -104,13 +105,18 @@ def _extremes(evidence: Sequence[Evidence]) -> list[Any]:
     ]  # fmt: skip
 
 
+def _novelty(record: ScoredRecord) -> list[Any]:
+    """story_id and novelty; a record scored without a novelty index is its own new story."""
+    return [record.story_id or record.doc_id, 1.0 if record.novelty is None else record.novelty]
+
+
 def _doc_row(record: ScoredRecord) -> list[Any]:
     return [
         record.doc_id, record.model_version, record.kind, record.source, record.title,
         record.published_at, record.received_at, record.scored_at, list(record.tickers),
         record.cik or "", record.label, record.p_negative, record.p_neutral, record.p_positive,
         record.score, record.confidence, record.chunks, *_extremes(record.evidence),
-        record.latency_ms,
+        record.latency_ms, *_novelty(record), record.duplicate_of or "",
     ]  # fmt: skip
 
 
@@ -133,6 +139,7 @@ def _mention_rows(record: ScoredRecord) -> Iterable[list[Any]]:
             record.source, record.label, record.score, record.confidence, record.scored_at,
             named.relevance if named else 1.0, named.mentions if named else 0,
             named.score if named else record.score, named.label if named else record.label,
+            *_novelty(record),
         ]  # fmt: skip
 
 
