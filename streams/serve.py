@@ -109,7 +109,8 @@ class ReadOnlyEngine:
         clients (clickhouse-connect, Grafana's plugin) need to know the columns.
         """
         bare = _TRAILING_FORMAT.sub("", sql.rstrip().rstrip(";"))
-        meta = json.loads(self._conn.query(bare, "JSONCompact", params=dict(params) or None).bytes())
+        probe = self._conn.query(bare, "JSONCompact", params=dict(params) or None)
+        meta = json.loads(probe.bytes())
         columns = meta.get("meta", [])
         block = bytearray(_varuint(len(columns)) + _varuint(0))
         for column in columns:
@@ -158,13 +159,22 @@ def _error(exc: Exception) -> web.Response:
     )
 
 
-def query_app(engine: ReadOnlyEngine, executor: ThreadPoolExecutor) -> web.Application:
-    """An aiohttp app answering the ClickHouse HTTP interface subset described above."""
+def worker_app(
+    render_metrics: Callable[[], tuple[bytes, str]], engine: ReadOnlyEngine | None
+) -> web.Application:
+    """The worker's aiohttp app: ``/metrics``, and with ``engine`` the ClickHouse HTTP subset
+    described above (``render_metrics`` returns the exposition body and its content type)."""
+    executor = ThreadPoolExecutor(1, thread_name_prefix="finsent-query")
+
+    async def metrics(_: web.Request) -> web.Response:
+        body, content_type = render_metrics()
+        return web.Response(body=body, headers={"Content-Type": content_type})
 
     async def ping(_: web.Request) -> web.Response:
         return web.Response(text="Ok.\n")
 
     async def query(request: web.Request) -> web.Response:
+        assert engine is not None
         fields, sql = await _request_fields(request)
         if not sql.strip():
             return web.Response(status=200, text="Ok.\n")  # a bare GET / is ClickHouse's ping
@@ -201,22 +211,18 @@ def query_app(engine: ReadOnlyEngine, executor: ThreadPoolExecutor) -> web.Appli
             },
         )
 
+    async def close(_: web.Application) -> None:
+        executor.shutdown()
+        if engine is not None:
+            engine.close()
+
     app = web.Application(client_max_size=16 * 1024 * 1024)
-    app.router.add_get("/ping", ping)
-    app.router.add_route("GET", "/", query)
-    app.router.add_route("POST", "/", query)
-    return app
-
-
-def metrics_app(render: Callable[[], tuple[bytes, str]]) -> web.Application:
-    """An aiohttp app with ``GET /metrics``; ``render`` returns the body and its content type."""
-
-    async def metrics(_: web.Request) -> web.Response:
-        body, content_type = render()
-        return web.Response(body=body, headers={"Content-Type": content_type})
-
-    app = web.Application()
     app.router.add_get("/metrics", metrics)
+    app.router.add_get("/ping", ping)
+    if engine is not None:
+        app.router.add_route("GET", "/", query)
+        app.router.add_route("POST", "/", query)
+    app.on_cleanup.append(close)
     return app
 
 
