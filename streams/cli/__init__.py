@@ -27,7 +27,15 @@ def cli(ctx: click.Context, verbose: int) -> None:
 
 
 def _register() -> None:
-    from streams.cli import kafka_cmd, model_cmd, produce_cmd, sql_cmd, worker_cmd
+    from streams.cli import (
+        kafka_cmd,
+        model_cmd,
+        plot_cmd,
+        produce_cmd,
+        sql_cmd,
+        subscribe_cmd,
+        worker_cmd,
+    )
 
     for command in (
         kafka_cmd.kafka,
@@ -35,6 +43,8 @@ def _register() -> None:
         produce_cmd.produce,
         worker_cmd.worker,
         sql_cmd.sql,
+        subscribe_cmd.subscribe,
+        plot_cmd.plot,
     ):
         cli.add_command(command)
 
