@@ -9,7 +9,7 @@ interface that readers use, so that clickhouse-connect (``finsent sql``, ``finse
 - ``GET|POST /?query=...``: the query is the ``query`` parameter, a line feed and the body
   (as ClickHouse does); ``database``, ``default_format`` (else a trailing ``FORMAT``, else
   TabSeparated) and bound ``param_<name>`` values are honoured; every output format of the
-  engine works (Native, RowBinary, JSON, CSV...). Multipart and url-encoded forms too.
+  engine works (Native, RowBinary, JSON, CSV...). Multipart forms too.
 - Client settings in the URL are ignored: queries run on their own engine session that is set
   to ``readonly=1``, which the engine enforces (no writes, no DDL, no ``SET``, no file or url
   table functions) and which cannot be changed from a query.
@@ -139,7 +139,7 @@ async def _request_fields(request: web.Request) -> tuple[dict[str, str], str]:
     fields = dict(request.query)
     body = ""
     if request.method == "POST":
-        if request.content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
+        if request.content_type == "multipart/form-data":  # clickhouse-connect for long queries
             form = await request.post()
             fields.update({k: v for k, v in form.items() if isinstance(v, str)})
         else:
