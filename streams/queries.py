@@ -64,8 +64,15 @@ class NamedQuery:
 
 
 TICKER = Param("ticker", "String", None, "ticker symbol, e.g. AAPL", required=True)
-SINCE = Param("since", "Nullable(DateTime64(3, 'UTC'))", None, "first time (ISO 8601); all")
-AS_OF = Param("as_of", "Nullable(DateTime64(3, 'UTC'))", None, "reference time; latest document")
+SINCE = Param(
+    "since", "Nullable(DateTime64(3, 'UTC'))", None, "first time, ISO 8601 (all when left out)"
+)
+AS_OF = Param(
+    "as_of",
+    "Nullable(DateTime64(3, 'UTC'))",
+    None,
+    "reference time, ISO 8601 (the newest document when left out)",
+)
 LIMIT = Param("limit", "UInt32", "20", "most rows")
 
 EXAMPLES: dict[str, NamedQuery] = {

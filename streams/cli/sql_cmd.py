@@ -41,8 +41,11 @@ def _list_examples() -> str:
     for named in EXAMPLES.values():
         lines.append(f"{named.name}\n    {named.summary}")
         for p in named.params:
-            default = "required" if p.required else f"default {p.default or 'none'}"
-            lines.append(f"    -p {p.name}=...  {p.help} ({p.type}, {default})")
+            if p.required:
+                default = "required"
+            else:
+                default = f"default {p.default}" if p.default else "optional"
+            lines.append(f"    -p {p.name}=...  {p.help}; {p.type}, {default}")
     return "\n".join(lines)
 
 
@@ -96,6 +99,7 @@ def sql(
     arrayAvg(maxMapMerge(scores).2)). While `finsent worker` owns the embedded store, the query
     goes through the worker. Examples:
 
+    \b
         finsent sql "SELECT ticker, avg(score) FROM sentiment_mentions FINAL GROUP BY ticker"
 
         finsent sql --example daily_series -p ticker=ABX

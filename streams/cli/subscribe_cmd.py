@@ -51,6 +51,7 @@ def subscribe(
 
     Without --from-beginning or --since only new records come. Example:
 
+    \b
         finsent subscribe --ticker AAPL --ticker MSFT --min-confidence 0.8 --limit 10
     """
     from streams.client import subscribe as records
