@@ -25,7 +25,7 @@ CREATE TABLE IF NOT EXISTS sentiment_minute
     max_score       SimpleAggregateFunction(max, Float32)
 )
 ENGINE = AggregatingMergeTree
-PARTITION BY toYYYYMM(minute)
+PARTITION BY toYear(minute)
 ORDER BY (ticker, minute, model_version);
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS sentiment_minute_mv TO sentiment_minute AS
@@ -42,7 +42,8 @@ SELECT
 FROM sentiment_mentions
 GROUP BY ticker, minute, model_version;
 
--- Mentions stored before this migration: the same aggregates, safe to repeat.
+-- Mentions stored before this migration: the same aggregates, safe to repeat (a migration
+-- stopped half-way reruns cleanly). Replayed history can span decades: no partition limit.
 INSERT INTO sentiment_minute
 SELECT
     ticker,
@@ -55,4 +56,5 @@ SELECT
     min(score),
     max(score)
 FROM sentiment_mentions
-GROUP BY ticker, minute, model_version;
+GROUP BY ticker, minute, model_version
+SETTINGS max_partitions_per_insert_block = 0;
