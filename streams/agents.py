@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -16,6 +17,7 @@ from datetime import UTC, datetime
 import faust
 
 from streams.app import Topics
+from streams.contract import enforce_scored_contract
 from streams.errors import StoreError
 from streams.pipeline import BatchResult, Incoming, Scorer
 from streams.records import deadletter_bytes
@@ -42,7 +44,7 @@ class ScoringAgent:
         store: SentimentStore,
         topics: Topics,
         batching: WorkerSettings,
-        on_batch: Callable[[BatchResult], None] | None = None,
+        on_batch: Callable[[BatchResult, float], None] | None = None,
     ) -> None:
         self.scorer = scorer
         self.store = store
@@ -64,15 +66,17 @@ class ScoringAgent:
             self.batching.batch_max, self.batching.batch_within_s
         ):
             received_at = datetime.now(UTC)
+            started = time.monotonic()
             batch = [_incoming(e, received_at) for e in events]
             result = await loop.run_in_executor(self._model_thread, self.scorer.score, batch)
+            result = enforce_scored_contract(result, batch)
             await self._store(loop, result)
             await self._publish(result)
             for event in events:
                 await stream.ack(event)
             log.info("batch: %d scored, %d dead-lettered", len(result.scored), len(result.rejected))
             if self.on_batch:
-                self.on_batch(result)
+                self.on_batch(result, time.monotonic() - started)
 
     async def _store(self, loop: asyncio.AbstractEventLoop, result: BatchResult) -> None:
         await _retry_forever(

@@ -42,9 +42,25 @@ class ClickHouseSettings:
     """One DSN: ``chdb://<path>`` (embedded engine) or ``http(s)://user:pass@host:port/db``."""
 
     dsn: str
+    # Days the per-minute rollups keep (TTL on the minute); 0 keeps them forever.
+    rollup_ttl_days: int = 0
 
     def __repr__(self) -> str:  # never print a password
         return f"ClickHouseSettings(dsn={redact_dsn(self.dsn)!r})"
+
+    @property
+    def embedded_path(self) -> Path | None:
+        """The embedded store's folder (``chdb://`` DSNs), else None."""
+        return Path(self.dsn.removeprefix("chdb://")) if self.dsn.startswith("chdb://") else None
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    """The worker's HTTP endpoint: /metrics, and read-only ClickHouse queries on the embedded
+    store (a subset of the ClickHouse HTTP interface). Port 0 picks a free port."""
+
+    host: str = "127.0.0.1"
+    port: int = 8124
 
 
 @dataclass(frozen=True)
@@ -96,6 +112,7 @@ class Settings:
     worker: WorkerSettings = field(default_factory=WorkerSettings)
     novelty: NoveltySettings = field(default_factory=NoveltySettings)
     poll: PollSettings = field(default_factory=PollSettings)
+    http: HttpSettings = field(default_factory=HttpSettings)
 
 
 def redact_dsn(dsn: str) -> str:
@@ -135,7 +152,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     FINSENT_TOPIC_PREFIX, FINSENT_CONSUMER_GROUP, FINSENT_CLICKHOUSE, FINSENT_MODEL_CACHE,
     FINSENT_MODEL_PATH, FINSENT_MODEL_PROVIDER, FINSENT_BATCH_MAX, FINSENT_BATCH_WITHIN,
     FINSENT_NOVELTY_MAX_DOCS, FINSENT_NOVELTY_WINDOW_HOURS, FINSENT_NOVELTY_THRESHOLD,
-    FINSENT_SEC_USER_AGENT, FINSENT_SEC_RATE, FINSENT_SEC_BASE_URL, FINSENT_FEED_RATE.
+    FINSENT_SEC_USER_AGENT, FINSENT_SEC_RATE, FINSENT_SEC_BASE_URL, FINSENT_FEED_RATE,
+    FINSENT_HTTP_HOST, FINSENT_HTTP_PORT, FINSENT_ROLLUP_TTL_DAYS.
     """
     env = os.environ if env is None else env
     data_dir = Path(env.get("FINSENT_DATA") or PROJECT_ROOT.parent / "shared" / "data").resolve()
@@ -196,9 +214,15 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         data_dir=data_dir,
         var_dir=var_dir,
         kafka=kafka,
-        clickhouse=ClickHouseSettings(dsn=dsn),
+        clickhouse=ClickHouseSettings(
+            dsn=dsn, rollup_ttl_days=_int(env, "FINSENT_ROLLUP_TTL_DAYS", 0)
+        ),
         model=model,
         worker=worker,
         novelty=novelty,
         poll=poll,
+        http=HttpSettings(
+            host=env.get("FINSENT_HTTP_HOST") or HttpSettings.host,
+            port=_int(env, "FINSENT_HTTP_PORT", HttpSettings.port),
+        ),
     )

@@ -57,6 +57,7 @@ class Pipeline:
             "FINSENT_CLICKHOUSE": f"chdb://{tmp / 'clickhouse'}",
             "FINSENT_VAR": str(tmp / "var"),
             "FINSENT_BATCH_MAX": "16",
+            "FINSENT_HTTP_PORT": "0",  # never collide with a worker the user runs
         }
         self.settings = load_settings(self.env)
         self.bootstrap = bootstrap

@@ -31,9 +31,11 @@ def _register() -> None:
         entities_cmd,
         kafka_cmd,
         model_cmd,
+        plot_cmd,
         poll_cmd,
         produce_cmd,
         sql_cmd,
+        subscribe_cmd,
         worker_cmd,
     )
 
@@ -45,6 +47,8 @@ def _register() -> None:
         sql_cmd.sql,
         entities_cmd.entities,
         poll_cmd.poll,
+        subscribe_cmd.subscribe,
+        plot_cmd.plot,
     ):
         cli.add_command(command)
 

@@ -1,4 +1,4 @@
-"""``finsent sql``: read-only SQL over the sentiment store."""
+"""``finsent sql``: read-only SQL over the sentiment store, and named example queries."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ from typing import Any
 
 import click
 
+from streams.queries import EXAMPLES, example
+from streams.reader import open_reader
 from streams.settings import Settings
-from streams.sinks.clickhouse import QueryResult, SentimentStore
+from streams.sinks.clickhouse import QueryResult
 
 
 def _plain(value: Any) -> Any:
@@ -34,8 +36,36 @@ def _as_table(result: QueryResult) -> str:
     return "\n".join(lines)
 
 
+def _list_examples() -> str:
+    lines = []
+    for named in EXAMPLES.values():
+        lines.append(f"{named.name}\n    {named.summary}")
+        for p in named.params:
+            if p.required:
+                default = "required"
+            else:
+                default = f"default {p.default}" if p.default else "optional"
+            lines.append(f"    -p {p.name}=...  {p.help}; {p.type}, {default}")
+    return "\n".join(lines)
+
+
+def _echo(result: QueryResult, fmt: str) -> None:
+    if fmt == "json":
+        rows = [dict(zip(result.columns, map(_plain, row), strict=True)) for row in result.rows]
+        click.echo(json.dumps(rows, ensure_ascii=False))
+    elif fmt == "csv":
+        writer = csv.writer(sys.stdout)
+        writer.writerow(result.columns)
+        writer.writerows([_plain(v) for v in row] for row in result.rows)
+    else:
+        click.echo(_as_table(result))
+
+
 @click.command()
-@click.argument("query")
+@click.argument("query", required=False)
+@click.option("--example", "example_name", metavar="NAME", help="Run a named example query.")
+@click.option("--list-examples", is_flag=True, help="List the example queries and parameters.")
+@click.option("--show-sql", is_flag=True, help="Print the example's SQL instead of running it.")
 @click.option(
     "--format",
     "fmt",
@@ -49,35 +79,54 @@ def _as_table(result: QueryResult) -> str:
     "params",
     multiple=True,
     metavar="NAME=VALUE",
-    help="Bind {NAME:Type} in the query; repeat for several.",
+    help="Bind {NAME:Type} in the query (values are bound, never pasted); repeat for several.",
 )
 @click.pass_obj
-def sql(settings: Settings, query: str, fmt: str, params: tuple[str, ...]) -> None:
-    """Run a read-only QUERY on the sentiment store (FINSENT_CLICKHOUSE).
+def sql(
+    settings: Settings,
+    query: str | None,
+    example_name: str | None,
+    list_examples: bool,
+    show_sql: bool,
+    fmt: str,
+    params: tuple[str, ...],
+) -> None:
+    """Run a read-only QUERY, or a named --example, on the sentiment store (FINSENT_CLICKHOUSE).
 
-    Tables: sentiment_docs (one row per document and model version) and sentiment_mentions
-    (one per document and ticker). Both are ReplacingMergeTree: add FINAL to see each
-    document once. Example:
+    Tables: sentiment_docs (one row per document and model version), sentiment_mentions (one
+    per document and ticker), both ReplacingMergeTree (add FINAL to see each document once),
+    and sentiment_minute (per-ticker per-minute rollups; read with uniqExactMerge(docs),
+    arrayAvg(maxMapMerge(scores).2)). While `finsent worker` owns the embedded store, the query
+    goes through the worker. Examples:
 
+    \b
         finsent sql "SELECT ticker, avg(score) FROM sentiment_mentions FINAL GROUP BY ticker"
+
+        finsent sql --example daily_series -p ticker=ABX
+
+        finsent sql --list-examples
     """
-    bound = {}
+    if list_examples:
+        click.echo(_list_examples())
+        return
+    if (query is None) == (example_name is None):
+        raise click.UsageError("give a QUERY or --example NAME (see --list-examples)")
+    bound: dict[str, str | None] = {}
     for param in params:
         name, sep, value = param.partition("=")
         if not sep:
             raise click.BadParameter(f"{param!r} is not NAME=VALUE", param_hint="--param")
         bound[name] = value
-    store = SentimentStore.open(settings.clickhouse.dsn)
+    if example_name is not None:
+        named = example(example_name)
+        bound = named.bind({k: v for k, v in bound.items() if v is not None})
+        query = named.sql
+        if show_sql:
+            click.echo(query.strip())
+            return
+    store = open_reader(settings)
     try:
         result = store.query(query, bound)
     finally:
         store.close()
-    if fmt == "json":
-        rows = [dict(zip(result.columns, map(_plain, row), strict=True)) for row in result.rows]
-        click.echo(json.dumps(rows, ensure_ascii=False))
-    elif fmt == "csv":
-        writer = csv.writer(sys.stdout)
-        writer.writerow(result.columns)
-        writer.writerows([_plain(v) for v in row] for row in result.rows)
-    else:
-        click.echo(_as_table(result))
+    _echo(result, fmt)
