@@ -1,3 +1,4 @@
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -54,3 +55,19 @@ def test_queries_are_read_only_and_errors_are_clear(store):
     with pytest.raises(StoreError, match=r"UNKNOWN_TABLE|Unknown table"):
         store.query("SELECT * FROM no_such_table")
     assert store.query("SELECT count() FROM sentiment_docs").rows == [(0,)]
+
+
+def test_one_batch_may_span_decades_of_history(store):
+    records = [
+        replace(_record(f"old-{year}-{month}"), published_at=datetime(year, month, 1, tzinfo=UTC))
+        for year in range(1994, 2024)
+        for month in (1, 5, 9, 12)
+    ]
+    store.write(records)  # 120 monthly partitions in one insert
+    assert store.query("SELECT count() FROM sentiment_docs FINAL").rows == [(len(records),)]
+
+
+def test_a_broken_migration_is_a_clear_error(store, tmp_path):
+    (tmp_path / "999_broken.sql").write_text("CREATE TABLE broken (x Nope) ENGINE = Memory;")
+    with pytest.raises(StoreError, match="migration 999_broken.sql failed"):
+        migrate(store.client, tmp_path)

@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 MIGRATIONS_DIR = PROJECT_ROOT / "deploy" / "clickhouse"
 MIGRATIONS_TABLE = "finsent_schema_migrations"
 READ_ONLY = {"readonly": 1}
+# Replayed history spans decades, so one batch can touch more than the default 100 partitions.
+INSERT_SETTINGS = {"max_partitions_per_insert_block": 0}
 
 DOC_COLUMNS = (
     "doc_id", "model_version", "kind", "source", "title", "published_at", "received_at",
@@ -88,7 +90,10 @@ def migrate(client: Client, migrations_dir: Path = MIGRATIONS_DIR) -> list[str]:
         if path.name in done:
             continue
         for statement in _statements(path.read_text(encoding="utf-8")):
-            client.command(statement)
+            try:
+                client.command(statement)
+            except ClickHouseError as exc:
+                raise StoreError(f"migration {path.name} failed: {exc}") from exc
         client.insert(MIGRATIONS_TABLE, [[path.name]], column_names=["name"])
         applied.append(path.name)
         log.info("applied migration %s", path.name)
@@ -165,14 +170,23 @@ class SentimentStore:
             return
         try:
             self.client.insert(
-                "sentiment_docs", [_doc_row(r) for r in records], column_names=DOC_COLUMNS
+                "sentiment_docs",
+                [_doc_row(r) for r in records],
+                column_names=DOC_COLUMNS,
+                settings=INSERT_SETTINGS,
             )
             sections = [row for r in records for row in _section_rows(r)]
             if sections:
-                self.client.insert("sentiment_sections", sections, column_names=SECTION_COLUMNS)
+                self.client.insert("sentiment_sections",
+                    sections,
+                    column_names=SECTION_COLUMNS,
+                    settings=INSERT_SETTINGS,)
             mentions = [row for r in records for row in _mention_rows(r)]
             if mentions:
-                self.client.insert("sentiment_mentions", mentions, column_names=MENTION_COLUMNS)
+                self.client.insert("sentiment_mentions",
+                    mentions,
+                    column_names=MENTION_COLUMNS,
+                    settings=INSERT_SETTINGS,)
         except ClickHouseError as exc:
             raise StoreError(f"insert of {len(records)} documents failed: {exc}") from exc
 
