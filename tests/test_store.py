@@ -69,5 +69,5 @@ def test_one_batch_may_span_decades_of_history(store):
 
 def test_a_broken_migration_is_a_clear_error(store, tmp_path):
     (tmp_path / "999_broken.sql").write_text("CREATE TABLE broken (x Nope) ENGINE = Memory;")
-    with pytest.raises(StoreError, match="migration 999_broken.sql failed"):
+    with pytest.raises(StoreError, match=r"migration 999_broken\.sql failed"):
         migrate(store.client, tmp_path)

@@ -177,16 +177,20 @@ class SentimentStore:
             )
             sections = [row for r in records for row in _section_rows(r)]
             if sections:
-                self.client.insert("sentiment_sections",
+                self.client.insert(
+                    "sentiment_sections",
                     sections,
                     column_names=SECTION_COLUMNS,
-                    settings=INSERT_SETTINGS,)
+                    settings=INSERT_SETTINGS,
+                )
             mentions = [row for r in records for row in _mention_rows(r)]
             if mentions:
-                self.client.insert("sentiment_mentions",
+                self.client.insert(
+                    "sentiment_mentions",
                     mentions,
                     column_names=MENTION_COLUMNS,
-                    settings=INSERT_SETTINGS,)
+                    settings=INSERT_SETTINGS,
+                )
         except ClickHouseError as exc:
             raise StoreError(f"insert of {len(records)} documents failed: {exc}") from exc
 
