@@ -30,6 +30,9 @@ LOGIT_TOLERANCE = 1e-4
 # build (wrong label order, bad quantization, untrained head) does.
 F1_FLOOR_TWITTER = 0.82
 ACCURACY_FLOOR_PHRASEBANK = 0.80
+NEUTRAL_EXCESS_MAX = 0.05
+POLAR_RECALL_FLOOR = 0.70
+ECE_MAX_TWITTER = 0.06
 
 
 @pytest.fixture(scope="module")
@@ -119,7 +122,7 @@ def test_batching_does_not_change_results(served_model: Path, valid_texts: list[
     a text lands in; only a loose bound holds there.)"""
     texts = valid_texts[:40]
     for variant, tol in (("fp32", 1e-4), ("int8", 0.15)):
-        clf = Classifier(served_model, "cpu", variant=variant)
+        clf = Classifier(served_model, "cpu", variant=variant, cache_size=0)
         together = clf.predict(texts)
         alone = [clf.predict([t])[0] for t in texts[:8]]
         for a, b in zip(together[:8], alone, strict=True):
@@ -151,7 +154,9 @@ def test_version_is_hash_of_served_file(cpu_classifier: Classifier, served_model
     assert rows["twitter_financial_news_train"] == 9543
 
 
-def test_auto_falls_back_to_cpu_without_gpu(served_model: Path, monkeypatch) -> None:
+def test_auto_falls_back_to_cpu_when_cuda_provider_is_mocked_away(
+    served_model: Path, monkeypatch
+) -> None:
     import onnxruntime as ort
 
     monkeypatch.setattr(ort, "get_available_providers", lambda: ["CPUExecutionProvider"])
@@ -205,3 +210,153 @@ def test_runtime_does_not_import_torch(served_model: Path) -> None:
         [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True
     )
     assert out.stdout.split() == ["False", "False"]
+
+
+# --- GPU path (no GPU here: the provider lists and fallbacks are exercised with mocks) ------
+
+
+def test_gpu_provider_order_with_mocked_tensorrt(tmp_path: Path) -> None:
+    from models.runtime import CPU, CUDA, TENSORRT, gpu_providers
+
+    assert gpu_providers([CUDA, CPU]) == [CUDA, CPU]
+    (trt, opts), *rest = gpu_providers([TENSORRT, CUDA, CPU], tmp_path)
+    assert trt == TENSORRT and rest == [CUDA, CPU]
+    assert opts["trt_fp16_enable"] and opts["trt_engine_cache_path"] == str(tmp_path)
+
+
+def test_auto_falls_back_when_cuda_is_listed_but_mocked_device_is_absent(
+    served_model: Path, monkeypatch
+) -> None:
+    import onnxruntime as ort
+
+    from models import runtime
+
+    monkeypatch.setattr(ort, "get_available_providers", lambda: [runtime.CUDA, runtime.CPU])
+    monkeypatch.setattr(runtime, "_gpu_device_present", lambda: False)
+    clf = Classifier(served_model, "auto")
+    assert (clf.provider, clf.model_file.name) == (runtime.CPU, registry.INT8_ONNX)
+    with pytest.raises(FinsentError, match="no NVIDIA GPU device"):
+        Classifier(served_model, "cuda")
+
+
+def test_fp16_gpu_file_agrees_with_fp32_on_the_cpu(
+    served_model: Path, valid_texts: list[str]
+) -> None:
+    """The FP16 graph the GPU serves, run by the CPU provider (slow, but the same graph)."""
+    texts = valid_texts[:300]
+    fp32 = Classifier(served_model, "cpu", variant="fp32").predict(texts)
+    fp16 = Classifier(served_model, "cpu", variant="fp16").predict(texts)
+    agree = np.mean([a.label == b.label for a, b in zip(fp32, fp16, strict=True)])
+    assert agree >= 0.98
+    diff = max(abs(a.score - b.score) for a, b in zip(fp32, fp16, strict=True))
+    assert diff < 0.05
+    card = json.loads((served_model / registry.CARD_JSON).read_text())
+    assert card["files"]["cuda"] == registry.FP16_ONNX
+
+
+# --- robust reading, balance, calibration ---------------------------------------------------
+
+
+def _variants(text: str) -> list[str]:
+    return [
+        f"{text} https://www.example.com/markets/story?id=123",
+        f"https://t.co/AbC123 {text}",
+        text.replace("&", "&amp;").replace("'", "&#39;").replace('"', "&quot;"),
+        "  " + text.replace(" ", "  \t") + "\n\n",
+        " ".join(w for w in text.split() if not w.startswith("http")),  # its URLs removed
+    ]
+
+
+def test_urls_entities_and_white_space_do_not_change_predictions(
+    served_model: Path, valid_texts: list[str]
+) -> None:
+    clf = Classifier(served_model, "cpu", cache_size=0)
+    sample = valid_texts[:300]
+    assert sum("http" in t for t in sample) > 50  # the real sample carries URLs already
+    base = clf.predict(sample)
+    for k in range(5):
+        moved = clf.predict([_variants(t)[k] for t in sample])
+        for a, b in zip(base, moved, strict=True):
+            assert (a.label, a.score) == (b.label, b.score)
+
+
+def test_news_sentences_are_not_all_read_as_neutral(
+    cpu_classifier: Classifier, data_dir: Path
+) -> None:
+    """PhraseBank AllAgree is news-style and never trained on: the model must call polarity
+    there about as often as the annotators did, not default to neutral like Twitter's labels."""
+    from models.evaluate import metrics
+
+    bank = phrasebank_allagree(data_dir)
+    preds = cpu_classifier.predict(bank.texts)
+    probs = np.array([[p.p_negative, p.p_neutral, p.p_positive] for p in preds])
+    m = metrics(bank.labels, probs)
+    assert m["neutral_share"]["predicted"] <= m["neutral_share"]["true"] + NEUTRAL_EXCESS_MAX
+    assert m["per_class"]["positive"]["recall"] >= POLAR_RECALL_FLOOR
+    assert m["per_class"]["negative"]["recall"] >= POLAR_RECALL_FLOOR
+
+
+def test_probabilities_are_temperature_scaled(served_model: Path, valid_texts: list[str]) -> None:
+    card = json.loads((served_model / registry.CARD_JSON).read_text())
+    t = card["temperature"][registry.INT8_ONNX]
+    assert 0.2 < t < 5 and card["calibration"][registry.INT8_ONNX]["rows"] > 500
+    clf = Classifier(served_model, "cpu", cache_size=0)
+    assert clf.temperature == t
+    raw = Classifier(served_model, "cpu", temperature=1.0, cache_size=0)
+    texts = valid_texts[:64]
+    logits = raw.text_logits(texts)
+    z = logits / t
+    expect = np.exp(z - z.max(1, keepdims=True))
+    expect /= expect.sum(1, keepdims=True)
+    got = np.array([[p.p_negative, p.p_neutral, p.p_positive] for p in clf.predict(texts)])
+    assert got == pytest.approx(expect, abs=1e-5)
+
+
+def test_calibration_error_on_held_out_sets(cpu_classifier: Classifier, data_dir: Path) -> None:
+    from models.evaluate import metrics
+
+    valid = twitter_valid(data_dir)
+    preds = cpu_classifier.predict(valid.texts)
+    probs = np.array([[p.p_negative, p.p_neutral, p.p_positive] for p in preds])
+    assert metrics(valid.labels, probs)["ece"] < ECE_MAX_TWITTER
+
+
+def test_repeated_texts_come_from_the_cache(served_model: Path, valid_texts: list[str]) -> None:
+    clf = Classifier(served_model, "cpu", cache_size=100)
+    first = clf.predict(valid_texts[:10])
+    assert len(clf._cache) == 10
+    assert clf.predict(valid_texts[:10]) == first
+    clf.predict(valid_texts[10:200])
+    assert len(clf._cache) == 100  # bounded, oldest dropped
+    clf.clear_cache()
+    assert len(clf._cache) == 0
+
+
+# --- long documents --------------------------------------------------------------------------
+
+
+def test_long_document_score_is_the_token_weighted_chunk_mean(
+    served_model: Path, data_dir: Path
+) -> None:
+    """A document of 40 real PhraseBank sentences (negative ones first) is chunked on sentence
+    boundaries; its probabilities are the token-weighted mean of its chunks' own predictions
+    and its evidence names the chunks that pulled it each way."""
+    from features.chunking import chunk_text
+
+    bank = phrasebank_allagree(data_dir)
+    neg = [t for t, y in zip(bank.texts, bank.labels, strict=True) if y == 0][:20]
+    pos = [t for t, y in zip(bank.texts, bank.labels, strict=True) if y == 2][:20]
+    doc_text = " ".join(neg + pos)
+    clf = Classifier(served_model, "cpu", variant="fp32", cache_size=0)
+    (doc,) = clf.predict([doc_text])
+    chunks = chunk_text(doc_text, clf._token_spans, clf.max_tokens - 2)
+    assert doc.chunks == len(chunks) > 3
+    parts = clf.predict([c.text for c in chunks])
+    lengths = np.array([len(clf._tok.encode(c.text).ids) for c in chunks], dtype=float)
+    mean_pos = sum(p.p_positive * w for p, w in zip(parts, lengths, strict=True)) / lengths.sum()
+    assert doc.p_positive == pytest.approx(mean_pos, abs=1e-4)
+    most_negative, most_positive = doc.evidence
+    assert most_negative.text == chunks[int(np.argmin([p.score for p in parts]))].text
+    assert most_positive.text == chunks[int(np.argmax([p.score for p in parts]))].text
+    assert most_negative.score < -0.5 and most_positive.score > 0.5
+    assert doc_text.index(most_negative.text) < doc_text.index(most_positive.text)

@@ -27,7 +27,7 @@ def cli(ctx: click.Context, verbose: int) -> None:
 
 
 def _register() -> None:
-    from streams.cli import kafka_cmd, model_cmd, produce_cmd, sql_cmd, worker_cmd
+    from streams.cli import bench_cmd, kafka_cmd, model_cmd, produce_cmd, sql_cmd, worker_cmd
 
     for command in (
         kafka_cmd.kafka,
@@ -35,6 +35,7 @@ def _register() -> None:
         produce_cmd.produce,
         worker_cmd.worker,
         sql_cmd.sql,
+        bench_cmd.bench,
     ):
         cli.add_command(command)
 
