@@ -88,11 +88,17 @@ class TrainConfig:
 
 
 def recipe(name: str = "default") -> TrainConfig:
-    """The recipe of the named model (``default`` | ``research``)."""
+    """The recipe of the named model (``default`` | ``research``).
+
+    ``research`` trains on a third more rows (PhraseBank train) for 2 epochs instead of 3, so
+    its build costs about the same CPU time as the default one.
+    """
     from models.data import MODEL_NAMES
 
     if name not in MODEL_NAMES:
         raise FinsentError(f"model name must be one of {', '.join(MODEL_NAMES)}, got {name!r}")
+    if name == "research":
+        return TrainConfig(name=name, epochs=2)
     return TrainConfig(name=name)
 
 
