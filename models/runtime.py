@@ -299,7 +299,12 @@ class Classifier:
         if isinstance(texts, str):
             raise TypeError("predict takes a sequence of texts, not one string")
         texts = [clean_text(t if isinstance(t, str) else str(t)) for t in texts]
-        todo = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        hits: dict[str, np.ndarray] = {}
+        for t in texts:
+            if t in self._cache:
+                hits[t] = self._cache[t]
+                self._cache.move_to_end(t)
+        todo = list(dict.fromkeys(t for t in texts if t not in hits))
         encs = self._tok.encode_batch(todo)
         units: list[list[int]] = []
         unit_text: list[str] = []
@@ -329,14 +334,7 @@ class Classifier:
                 Evidence(unit_text[first + hi], float(p[hi, 2] - p[hi, 0])),
             )
             fresh[text] = _prediction(doc.probs, count, evidence)
-        out: list[Prediction] = []
-        for text in texts:
-            if text in fresh:
-                out.append(fresh[text])
-            else:
-                self._cache.move_to_end(text)
-                out.append(_prediction(self._cache[text], 1, ()))
-        return out
+        return [fresh[t] if t in fresh else _prediction(hits[t], 1, ()) for t in texts]
 
     def _remember(self, text: str, probs: np.ndarray) -> None:
         if self._cache_size <= 0:
