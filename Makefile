@@ -17,6 +17,7 @@ DEMO_NEWS ?= 2000
 help:
 	@echo "make demo   run the main job on real data (starts Kafka, builds the model if missing)"
 	@echo "make test   run the test suite"
+	@echo "make bench  served model vs transformers pipeline, docs/s as JSON"
 	@echo "make lint   ruff"
 	@echo "make clean  remove var/ (local broker data and embedded ClickHouse)"
 
@@ -60,6 +61,9 @@ demo: model kafka
 
 test: model
 	$(BIN)/python -m pytest
+
+bench: model
+	$(FINSENT) bench model --json
 
 lint: install
 	$(BIN)/ruff check .

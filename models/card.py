@@ -39,13 +39,16 @@ def render_markdown(card: dict[str, Any]) -> str:
         f"- base model: {card['base_model']['name']} ({card['base_model']['parameters']:,} "
         f"parameters, packaged as `{card['base_model']['package']}`)",
         f"- build key: `{card['build_key']}` (build format {card['build_format']})",
-        f"- served files: `{card['files']['cpu']}` (CPU, dynamic INT8, version "
-        f"{card['versions']['cpu']}), `{card['files']['cuda']}` (CUDA, FP32, version "
+        f"- served files: `{card['files']['cpu']}` (CPU, fused graph, dynamic INT8, version "
+        f"{card['versions']['cpu']}), `{card['files']['cuda']}` (CUDA/TensorRT, FP16, version "
         f"{card['versions']['cuda']})",
+        "- temperatures (softmax(logits / T), fitted on "
+        f"{card['rows']['calibration']} held-out training rows): "
+        + ", ".join(f"`{k}` {v:.3f}" for k, v in card["temperature"].items()),
         f"- window: {card['max_tokens']} tokens; longer text is chunked on sentence boundaries",
         f"- built: {card['built_at']}",
         "",
-        "## Training data (permissive licences only)",
+        f"## Training data of the `{card['model_name']}` model",
         "",
         "| set | licence | rows | negative | neutral | positive | note |",
         "|---|---|---|---|---|---|---|",
@@ -59,7 +62,13 @@ def render_markdown(card: dict[str, Any]) -> str:
     hp = card["hyperparameters"]
     lines += [
         "",
-        "Never trained on: Twitter financial news valid, Financial PhraseBank (any subset), FOMC.",
+        "Never trained on: Twitter financial news valid, FOMC"
+        + (
+            ", Financial PhraseBank (any subset)."
+            if card["model_name"] == "default"
+            else "; of Financial PhraseBank only the FinGPT train split (evaluations drop "
+            "every sentence it trained on)."
+        ),
         "",
         "## Hyper-parameters",
         "",
@@ -69,7 +78,7 @@ def render_markdown(card: dict[str, Any]) -> str:
         "",
         "## Metrics",
         "",
-        *_metrics_rows(card["metrics"]),
+        *(_metrics_rows(card["metrics"]) if "metrics" in card else ["(not evaluated yet)"]),
         "",
         "## Export checks",
         "",
@@ -77,16 +86,22 @@ def render_markdown(card: dict[str, Any]) -> str:
         f"max abs logit difference {card['export']['validation']['max_abs_diff']:.2e} "
         f"(tolerance {card['export']['validation']['tolerance']:.0e}) — "
         f"{'passed' if card['export']['validation']['passed'] else 'FAILED'}",
-        f"- INT8 vs FP32 label agreement on {card['export']['int8_agreement']['texts']} texts: "
-        f"{card['export']['int8_agreement']['agreement']:.4f}",
+        *(
+            f"- {name} vs FP32 label agreement on {a['texts']} texts: {a['agreement']:.4f}"
+            for name, a in card["export"]["agreement_with_fp32"].items()
+        ),
         f"- opset {card['export']['opset']}, inputs {', '.join(card['export']['inputs'])}, "
         "dynamic batch and sequence axes",
         "",
         "## Licences",
         "",
-        "The model is trained on MIT (Twitter financial news) and ODC-BY 1.0 (FinEntity, "
-        "attribution: Tang et al., EMNLP 2023) data. Financial PhraseBank (CC BY-NC-SA 3.0) is "
-        "used for evaluation only.",
+        "Trained on MIT (Twitter financial news) and ODC-BY 1.0 (FinEntity, attribution: Tang "
+        "et al., EMNLP 2023) data"
+        + (
+            "; Financial PhraseBank (CC BY-NC-SA 3.0) is used for evaluation only."
+            if card["model_name"] == "default"
+            else ", and Financial PhraseBank (CC BY-NC-SA 3.0): research, non-commercial use only."
+        ),
         "",
     ]
     return "\n".join(lines)

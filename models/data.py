@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import ast
 import csv
+import hashlib
 import json
+import math
+import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from features.cleaning import clean_text
 from streams.errors import FinsentError
 
 LABELS: tuple[str, ...] = ("negative", "neutral", "positive")
@@ -24,6 +28,12 @@ TWITTER_TRAIN = TWITTER_DIR / "sent_train.csv"
 TWITTER_VALID = TWITTER_DIR / "sent_valid.csv"
 FINENTITY = Path("labeled/finentity/FinEntity.json")
 PHRASEBANK_ALLAGREE = Path("labeled/financial_phrasebank/Sentences_AllAgree.txt")
+PHRASEBANK_50AGREE = Path("labeled/financial_phrasebank/Sentences_50Agree.txt")
+PHRASEBANK_LICENCE = "CC BY-NC-SA 3.0 (non-commercial)"
+FINGPT_TEST_SIZE = 0.25
+FINGPT_SEED = 42
+FINENTITY_NAME = "finentity_agreeing_paragraphs"
+_NON_WORD = re.compile(r"[\W_]+")
 
 # Twitter financial news: 0=bearish, 1=bullish, 2=neutral.
 _TWITTER_MAP = {0: LABEL_INDEX["negative"], 1: LABEL_INDEX["positive"], 2: LABEL_INDEX["neutral"]}
@@ -112,7 +122,7 @@ def finentity_paragraphs(data_dir: Path) -> LabeledSet:
                 texts.append(text)
                 labels.append(LABEL_INDEX[label])
     return LabeledSet(
-        "finentity_agreeing_paragraphs",
+        FINENTITY_NAME,
         tuple(texts),
         tuple(labels),
         "ODC-BY 1.0",
@@ -121,9 +131,8 @@ def finentity_paragraphs(data_dir: Path) -> LabeledSet:
     )
 
 
-def phrasebank_allagree(data_dir: Path) -> LabeledSet:
-    """Financial PhraseBank AllAgree (CC BY-NC-SA 3.0, 2,264 rows). Evaluation only."""
-    path = _require(data_dir / PHRASEBANK_ALLAGREE)
+def _phrasebank(data_dir: Path, rel: Path, name: str) -> LabeledSet:
+    path = _require(data_dir / rel)
     texts: list[str] = []
     labels: list[int] = []
     for line in path.read_text(encoding="latin-1").splitlines():
@@ -133,25 +142,98 @@ def phrasebank_allagree(data_dir: Path) -> LabeledSet:
         sentence, _, label = line.rpartition("@")
         texts.append(sentence.strip())
         labels.append(LABEL_INDEX[label.strip().lower()])
-    return LabeledSet(
-        "financial_phrasebank_allagree",
-        tuple(texts),
-        tuple(labels),
-        "CC BY-NC-SA 3.0 (non-commercial; evaluation only)",
-        (path,),
+    return LabeledSet(name, tuple(texts), tuple(labels), PHRASEBANK_LICENCE, (path,))
+
+
+def phrasebank_allagree(data_dir: Path) -> LabeledSet:
+    """Financial PhraseBank AllAgree (CC BY-NC-SA 3.0, 2,264 rows). Never trained on by default."""
+    return _phrasebank(data_dir, PHRASEBANK_ALLAGREE, "financial_phrasebank_allagree")
+
+
+def phrasebank_50agree(data_dir: Path) -> LabeledSet:
+    """Financial PhraseBank 50Agree (CC BY-NC-SA 3.0, 4,846 rows, file order)."""
+    return _phrasebank(data_dir, PHRASEBANK_50AGREE, "financial_phrasebank_50agree")
+
+
+def fingpt_fpb_split(data_dir: Path) -> tuple[LabeledSet, LabeledSet]:
+    """(train, test) of the FinGPT benchmark's FPB split: 50Agree in file order, split like
+    Hugging Face ``datasets.Dataset.train_test_split(test_size=0.25, seed=42)``.
+
+    That method draws ``numpy.random.default_rng(seed).permutation(n)``; the first
+    ``ceil(0.25 n)`` indices are the test rows (1,212 of 4,846), the next ``floor(0.75 n)`` the
+    train rows (3,634).
+    """
+    import numpy as np
+
+    full = phrasebank_50agree(data_dir)
+    n = len(full)
+    n_test = math.ceil(FINGPT_TEST_SIZE * n)
+    n_train = math.floor((1 - FINGPT_TEST_SIZE) * n)
+    perm = np.random.default_rng(FINGPT_SEED).permutation(n)
+
+    def pick(idx, name: str, note: str) -> LabeledSet:
+        return LabeledSet(
+            name,
+            tuple(full.texts[i] for i in idx),
+            tuple(full.labels[i] for i in idx),
+            full.licence,
+            full.files,
+            note,
+        )
+
+    note = "FinGPT FPB split of 50Agree: train_test_split(test_size=0.25, seed=42)"
+    return (
+        pick(perm[n_test : n_test + n_train], "fingpt_fpb_train", note),
+        pick(perm[:n_test], "fingpt_fpb_test", note),
     )
 
 
-def training_sets(data_dir: Path) -> list[LabeledSet]:
-    """The permissive training sets: Twitter train + FinEntity agreeing paragraphs."""
-    return [twitter_train(data_dir), finentity_paragraphs(data_dir)]
+def text_key(text: str) -> str:
+    """A digest that is equal for texts that read the same to the model (for deduplication).
+
+    Cleaned (:func:`features.cleaning.clean_text`), case-folded, punctuation spacing ignored.
+    """
+    norm = _NON_WORD.sub("", clean_text(text).casefold())
+    return hashlib.sha1(norm.encode("utf-8")).hexdigest()[:16]
 
 
-def training_files(data_dir: Path) -> list[Path]:
-    """The files the training sets are read from (their contents go into the build key)."""
-    return [data_dir / TWITTER_TRAIN, data_dir / FINENTITY]
+def is_calibration_row(text: str, fraction: float) -> bool:
+    """Whether a training text belongs to the held-out calibration part (stable, by its key).
+
+    Keyed on :func:`text_key`, so duplicates land on the same side.
+    """
+    return int(text_key(text), 16) % 10_000 < fraction * 10_000
+
+
+MODEL_NAMES: tuple[str, ...] = ("default", "research")
+
+
+def training_sets(data_dir: Path, name: str = "default") -> list[LabeledSet]:
+    """The training sets of model ``name``.
+
+    ``default``: Twitter train + FinEntity agreeing paragraphs (MIT, ODC-BY: commercial use is
+    fine). ``research``: those plus the FinGPT FPB train split of PhraseBank 50Agree
+    (non-commercial).
+    """
+    if name not in MODEL_NAMES:
+        raise FinsentError(f"model name must be one of {', '.join(MODEL_NAMES)}, got {name!r}")
+    sets = [twitter_train(data_dir), finentity_paragraphs(data_dir)]
+    if name == "research":
+        sets.append(fingpt_fpb_split(data_dir)[0])
+    return sets
+
+
+def training_files(data_dir: Path, name: str = "default") -> list[Path]:
+    """The files model ``name`` is trained from (their contents go into the build key)."""
+    files = [data_dir / TWITTER_TRAIN, data_dir / FINENTITY]
+    if name == "research":
+        files.append(data_dir / PHRASEBANK_50AGREE)
+    return files
 
 
 def eval_sets(data_dir: Path) -> list[LabeledSet]:
-    """The held-out evaluation sets: Twitter valid and Financial PhraseBank AllAgree."""
-    return [twitter_valid(data_dir), phrasebank_allagree(data_dir)]
+    """The evaluation sets: Twitter valid (TFNS), PhraseBank AllAgree, the FinGPT FPB test split.
+
+    Each is deduplicated against a model's own training texts at evaluation time.
+    """
+    return [twitter_valid(data_dir), phrasebank_allagree(data_dir), fingpt_fpb_split(data_dir)[1]]

@@ -187,24 +187,61 @@ def validate(
     return result
 
 
-def quantize_int8(fp32_path: Path, int8_path: Path) -> None:
-    """Dynamic INT8 quantization (weights int8, activations quantized at run time) for the CPU."""
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-    from onnxruntime.quantization.shape_inference import quant_pre_process
+def _fuse(fp32_path: Path, hf_dir: Path, *, gpu: bool):
+    """The transformer-fused graph (Attention, SkipLayerNorm, BiasGelu, EmbedLayerNorm) of the
+    exported model, as an ``onnxruntime.transformers`` OnnxModel.
 
-    pre = int8_path.with_suffix(".pre.onnx")
-    try:
-        quant_pre_process(str(fp32_path), str(pre), skip_symbolic_shape=True)
-        source = pre
-    except Exception as exc:  # pre-processing is an optimisation, not a requirement
-        log.warning("quantization pre-processing skipped: %s", exc)
-        source = fp32_path
-    quantize_dynamic(
-        str(source),
-        str(int8_path),
-        weight_type=QuantType.QInt8,
-        per_channel=True,
-        reduce_range=False,
+    Python-side fusions only (``opt_level=0``): no ORT session is started, so a build on a
+    machine without a GPU can still write the GPU graph.
+    """
+    from onnxruntime.transformers import optimizer
+    from transformers import AutoConfig
+
+    cfg = AutoConfig.from_pretrained(hf_dir)
+    opts = optimizer.FusionOptions("bert")
+    fused = optimizer.optimize_model(
+        str(fp32_path),
+        model_type="bert",
+        num_heads=cfg.num_attention_heads,
+        hidden_size=cfg.hidden_size,
+        optimization_options=opts,
+        opt_level=0,
+        use_gpu=gpu,
     )
-    pre.unlink(missing_ok=True)
+    stats = fused.get_fused_operator_statistics()
+    log.info("fused operators: %s", {k: v for k, v in stats.items() if v})
+    return fused
+
+
+def quantize_int8(fp32_path: Path, int8_path: Path, hf_dir: Path) -> dict:
+    """The CPU model: transformer fusions, then dynamic INT8 quantization (per-channel QInt8
+    weights, activations quantized at run time). Returns the fused-operator counts."""
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    fused = _fuse(fp32_path, hf_dir, gpu=False)
+    stats = {k: v for k, v in fused.get_fused_operator_statistics().items() if v}
+    pre = int8_path.with_suffix(".fused.onnx")
+    fused.save_model_to_file(str(pre))
+    try:
+        quantize_dynamic(
+            str(pre),
+            str(int8_path),
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            reduce_range=False,
+            # fused ops come from the com.microsoft domain, which shape inference cannot type
+            extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+        )
+    finally:
+        pre.unlink(missing_ok=True)
     log.info("quantized %s (%.1f MB)", int8_path, int8_path.stat().st_size / 1e6)
+    return stats
+
+
+def export_fp16(fp32_path: Path, fp16_path: Path, hf_dir: Path) -> None:
+    """The GPU model: fused graph in FP16 with FP32 inputs/outputs kept (``keep_io_types``)."""
+    fused = _fuse(fp32_path, hf_dir, gpu=True)
+    fused.convert_float_to_float16(keep_io_types=True)
+    fused.save_model_to_file(str(fp16_path))
+    log.info("FP16 graph %s (%.1f MB)", fp16_path, fp16_path.stat().st_size / 1e6)

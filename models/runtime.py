@@ -11,6 +11,7 @@ import io
 import json
 import logging
 import os
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,16 +19,21 @@ from pathlib import Path
 import numpy as np
 
 from features.chunking import chunk_text
+from features.cleaning import clean_text
 from models import registry
+from models.aggregate import combine_chunks
 from models.data import LABELS
 from streams.errors import FinsentError
 
 log = logging.getLogger(__name__)
 
+TENSORRT = "TensorrtExecutionProvider"
 CUDA = "CUDAExecutionProvider"
 CPU = "CPUExecutionProvider"
 DEFAULT_MAX_TOKENS = 128  # the model window, special tokens included
 DEFAULT_BATCH_SIZE = 64
+DEFAULT_CACHE_SIZE = 4096  # probabilities of recently seen single-window texts
+_FILES = {"int8": registry.INT8_ONNX, "fp32": registry.FP32_ONNX, "fp16": registry.FP16_ONNX}
 
 
 def cpu_threads() -> int:
@@ -89,11 +95,25 @@ def _gpu_device_present() -> bool:
     return Path("/dev/nvidia0").exists() or any(Path("/proc/driver/nvidia/gpus").glob("*"))
 
 
-def _cuda_session(path: Path, threads: int):
-    """An ORT session on the GPU, or the reason there is none."""
+def gpu_providers(available: Sequence[str], cache_dir: Path | None = None) -> list:
+    """The provider list for a GPU session: TensorRT (FP16, engine cache) when onnxruntime has
+    it, then CUDA, then the CPU for any node neither takes."""
+    providers: list = []
+    if TENSORRT in available:
+        trt = {"trt_fp16_enable": True}
+        if cache_dir is not None:
+            trt |= {"trt_engine_cache_enable": True, "trt_engine_cache_path": str(cache_dir)}
+        providers.append((TENSORRT, trt))
+    providers += [CUDA, CPU]
+    return providers
+
+
+def _gpu_session(path: Path, threads: int):
+    """An ORT session on the GPU (TensorRT or CUDA), or the reason there is none."""
     import onnxruntime as ort
 
-    if CUDA not in ort.get_available_providers():
+    available = ort.get_available_providers()
+    if CUDA not in available:
         return None, f"{CUDA} is not in onnxruntime's available providers"
     if not _gpu_device_present():
         return None, "no NVIDIA GPU device on this machine"
@@ -101,11 +121,21 @@ def _cuda_session(path: Path, threads: int):
     if preload is not None:  # CUDA/cuDNN from the nvidia-* wheels, when installed
         with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(Exception):
             preload()
+    engines = path.parent / "trt-engines"
+    with contextlib.suppress(OSError):
+        engines.mkdir(exist_ok=True)
+    providers = gpu_providers(available, engines if engines.is_dir() else None)
     try:
-        sess = ort.InferenceSession(str(path), _session_options(threads), providers=[CUDA, CPU])
-    except Exception as exc:  # CUDA/cuDNN libraries missing or mismatched
-        return None, f"CUDA session creation failed: {exc}"
-    if sess.get_providers()[0] != CUDA:
+        sess = ort.InferenceSession(str(path), _session_options(threads), providers=providers)
+    except Exception as exc:  # CUDA/cuDNN/TensorRT libraries missing or mismatched
+        if TENSORRT not in available:
+            return None, f"CUDA session creation failed: {exc}"
+        log.info("TensorRT session failed (%s); trying CUDA alone", exc)
+        try:
+            sess = ort.InferenceSession(str(path), _session_options(threads), providers=[CUDA, CPU])
+        except Exception as exc2:
+            return None, f"CUDA session creation failed: {exc2}"
+    if sess.get_providers()[0] not in (TENSORRT, CUDA):
         return None, "onnxruntime could not start CUDA (no GPU, or CUDA/cuDNN mismatch)"
     try:
         _probe(sess)
@@ -117,9 +147,11 @@ def _cuda_session(path: Path, threads: int):
 class Classifier:
     """A served sentiment model: ``predict(texts)`` gives one :class:`Prediction` per text.
 
-    ``provider``: ``cuda`` (GPU or error), ``auto`` (GPU with the FP32 model when usable, else
-    CPU with the INT8 model), ``cpu`` (INT8 on the CPU). ``variant`` (``int8`` | ``fp32``) forces
-    the model file, e.g. to evaluate FP32 on the CPU.
+    ``provider``: ``cuda`` (GPU or error), ``auto`` (GPU with the FP16 model when usable, else
+    CPU with the INT8 model), ``cpu`` (INT8 on the CPU). ``variant`` (``int8`` | ``fp32`` |
+    ``fp16``) forces the model file, e.g. to evaluate FP32 on the CPU. Probabilities are
+    ``softmax(logits / T)`` with the file's temperature ``T`` from the model card (fitted on
+    held-out training rows); pass ``temperature`` to override it (1.0: raw).
     """
 
     def __init__(
@@ -131,14 +163,16 @@ class Classifier:
         max_tokens: int = DEFAULT_MAX_TOKENS,
         batch_size: int = DEFAULT_BATCH_SIZE,
         threads: int | None = None,
+        temperature: float | None = None,
+        cache_size: int = DEFAULT_CACHE_SIZE,
     ) -> None:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
         if provider not in ("auto", "cuda", "cpu"):
             raise FinsentError(f"provider must be auto, cuda or cpu, got {provider!r}")
-        if variant not in (None, "int8", "fp32"):
-            raise FinsentError(f"variant must be int8 or fp32, got {variant!r}")
+        if variant not in (None, *_FILES):
+            raise FinsentError(f"variant must be one of {', '.join(_FILES)}, got {variant!r}")
         self.folder = Path(folder)
         self.max_tokens = max_tokens
         self.batch_size = batch_size
@@ -151,9 +185,10 @@ class Classifier:
 
         sess = None
         if provider in ("cuda", "auto"):
-            gpu_name = registry.INT8_ONNX if variant == "int8" else registry.FP32_ONNX
-            gpu_file = self.folder / gpu_name
-            sess, why = _cuda_session(gpu_file, threads)
+            gpu_file = self.folder / _FILES[variant or "fp16"]
+            if not gpu_file.is_file():  # a folder from an older build format
+                gpu_file = self.folder / registry.FP32_ONNX
+            sess, why = _gpu_session(gpu_file, threads)
             if sess is None and provider == "cuda":
                 raise FinsentError(f"FINSENT_MODEL_PROVIDER=cuda but the GPU is not usable: {why}")
             if sess is None:
@@ -161,16 +196,22 @@ class Classifier:
             else:
                 self.model_file = gpu_file
         if sess is None:
-            self.model_file = self.folder / (
-                registry.FP32_ONNX if variant == "fp32" else registry.INT8_ONNX
-            )
+            self.model_file = self.folder / _FILES[variant or "int8"]
             sess = ort.InferenceSession(
                 str(self.model_file), _session_options(threads), providers=[CPU]
             )
         self._sess = sess
         self.provider: str = sess.get_providers()[0]
+        self._on_gpu = self.provider in (TENSORRT, CUDA)
         self._inputs = {i.name for i in sess.get_inputs()}
         self.version: str = registry.short_version(self.model_file)
+        if temperature is None:
+            temperature = float(self.card.get("temperature", {}).get(self.model_file.name, 1.0))
+        if not temperature > 0:
+            raise FinsentError(f"temperature must be > 0, got {temperature}")
+        self.temperature = temperature
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_size = cache_size
         self._tok = Tokenizer.from_file(str(self.folder / registry.TOKENIZER_FILE))
         self._tok.no_truncation()
         self._tok.no_padding()
@@ -178,11 +219,12 @@ class Classifier:
         self._cls = self._tok.token_to_id("[CLS]")
         self._sep = self._tok.token_to_id("[SEP]")
         log.info(
-            "model %s (%s) on %s, %d threads",
+            "model %s (%s) on %s, %d threads, T=%.3f",
             self.version,
             self.model_file.name,
             self.provider,
             threads,
+            self.temperature,
         )
 
     def __repr__(self) -> str:
@@ -199,14 +241,31 @@ class Classifier:
         if not pieces:
             return [text], [[self._cls, self._sep]]
         encs = self._tok.encode_batch([p.text for p in pieces])
-        ids = [
-            e.ids[: self.max_tokens - 1] + ([self._sep] if len(e.ids) > self.max_tokens else [])
-            for e in encs
-        ]
-        return [p.text for p in pieces], ids
+        return [p.text for p in pieces], [self._fit(e.ids) for e in encs]
 
-    def probabilities(self, ids: Sequence[Sequence[int]]) -> np.ndarray:
-        """Class probabilities of token-id sequences, batched by similar length."""
+    def _fit(self, ids: list[int]) -> list[int]:
+        """``ids`` cut to the window, keeping the final [SEP]."""
+        if len(ids) <= self.max_tokens:
+            return ids
+        return [*ids[: self.max_tokens - 1], self._sep]
+
+    def _run(self, batch: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        feed = {"input_ids": batch, "attention_mask": mask}
+        if "token_type_ids" in self._inputs:
+            feed["token_type_ids"] = np.zeros_like(batch)
+        if not self._on_gpu:
+            return self._sess.run(["logits"], feed)[0]
+        # I/O binding: inputs copied to the device once, logits left there until fetched
+        binding = self._sess.io_binding()
+        for name, value in feed.items():
+            binding.bind_cpu_input(name, value)
+        binding.bind_output("logits", "cuda")
+        self._sess.run_with_iobinding(binding)
+        return binding.copy_outputs_to_cpu()[0]
+
+    def logits(self, ids: Sequence[Sequence[int]]) -> np.ndarray:
+        """Raw logits of token-id sequences, batched by similar length (padding only to the
+        longest of each length bucket)."""
         out = np.zeros((len(ids), len(LABELS)), dtype=np.float32)
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
         for start in range(0, len(order), self.batch_size):
@@ -217,63 +276,91 @@ class Classifier:
             for r, i in enumerate(rows):
                 batch[r, : len(ids[i])] = ids[i]
                 mask[r, : len(ids[i])] = 1
-            feed = {"input_ids": batch, "attention_mask": mask}
-            if "token_type_ids" in self._inputs:
-                feed["token_type_ids"] = np.zeros_like(batch)
-            logits = self._sess.run(["logits"], feed)[0]
-            out[rows] = _softmax(logits.astype(np.float32))
+            out[rows] = self._run(batch, mask).astype(np.float32)
         return out
 
+    def probabilities(self, ids: Sequence[Sequence[int]]) -> np.ndarray:
+        """Calibrated class probabilities ``softmax(logits / T)`` of token-id sequences."""
+        return _softmax(self.logits(ids) / self.temperature)
+
+    def text_logits(self, texts: Sequence[str]) -> np.ndarray:
+        """Raw logits of texts as given (no cleaning, cut to one window): for calibration."""
+        return self.logits([self._fit(e.ids) for e in self._tok.encode_batch(list(texts))])
+
     def predict(self, texts: Sequence[str]) -> list[Prediction]:
-        """Score ``texts`` (any length): one :class:`Prediction` per text, in order."""
+        """Score ``texts`` (any length): one :class:`Prediction` per text, in order.
+
+        Each text is cleaned first (:func:`features.cleaning.clean_text`: URLs, tags, entities
+        and white space do not change a verdict). A text longer than the window is split into
+        sentence-aligned chunks whose probabilities are combined, token-weighted, into one;
+        its evidence is the most negative and the most positive chunk. Verdicts on recently
+        seen single-window texts come from a cache.
+        """
         if isinstance(texts, str):
             raise TypeError("predict takes a sequence of texts, not one string")
-        texts = [t if isinstance(t, str) else str(t) for t in texts]
-        encs = self._tok.encode_batch(texts)
+        texts = [clean_text(t if isinstance(t, str) else str(t)) for t in texts]
+        hits: dict[str, np.ndarray] = {}
+        for t in texts:
+            if t in self._cache:
+                hits[t] = self._cache[t]
+                self._cache.move_to_end(t)
+        todo = list(dict.fromkeys(t for t in texts if t not in hits))
+        encs = self._tok.encode_batch(todo)
         units: list[list[int]] = []
-        unit_text: list[str | None] = []
-        owner: list[tuple[int, int]] = []  # (first unit, count) per text
-        for text, enc in zip(texts, encs, strict=True):
+        unit_text: list[str] = []
+        owner: dict[str, tuple[int, int]] = {}  # text -> (first unit, count)
+        for text, enc in zip(todo, encs, strict=True):
             first = len(units)
             if len(enc.ids) <= self.max_tokens:
                 units.append(enc.ids)
-                unit_text.append(None)
+                unit_text.append(text)
             else:
                 chunk_texts, chunk_ids = self._chunks(text)
                 units.extend(chunk_ids)
                 unit_text.extend(chunk_texts)
-            owner.append((first, len(units) - first))
-        probs = self.probabilities(units)
-        weights = np.array([len(u) for u in units], dtype=np.float64)
-        preds: list[Prediction] = []
-        for first, count in owner:
+            owner[text] = (first, len(units) - first)
+        probs = self.probabilities(units) if units else np.zeros((0, len(LABELS)))
+        fresh: dict[str, Prediction] = {}
+        for text, (first, count) in owner.items():
             p = probs[first : first + count]
             if count == 1:
-                doc = p[0].astype(np.float64)
-                evidence: tuple[Evidence, ...] = ()
-            else:
-                w = weights[first : first + count]
-                doc = (p * w[:, None]).sum(axis=0) / w.sum()
-                scores = p[:, 2] - p[:, 0]
-                lo, hi = int(scores.argmin()), int(scores.argmax())
-                evidence = (
-                    Evidence(unit_text[first + lo] or "", float(scores[lo])),
-                    Evidence(unit_text[first + hi] or "", float(scores[hi])),
-                )
-            k = int(doc.argmax())
-            preds.append(
-                Prediction(
-                    label=LABELS[k],
-                    score=float(doc[2] - doc[0]),
-                    p_negative=float(doc[0]),
-                    p_neutral=float(doc[1]),
-                    p_positive=float(doc[2]),
-                    confidence=float(doc[k]),
-                    chunks=count,
-                    evidence=evidence,
-                )
+                fresh[text] = _prediction(p[0], 1, ())
+                self._remember(text, p[0])
+                continue
+            doc = combine_chunks(p, np.array([len(u) for u in units[first : first + count]]))
+            lo, hi = doc.most_negative, doc.most_positive
+            evidence = (
+                Evidence(unit_text[first + lo], float(p[lo, 2] - p[lo, 0])),
+                Evidence(unit_text[first + hi], float(p[hi, 2] - p[hi, 0])),
             )
-        return preds
+            fresh[text] = _prediction(doc.probs, count, evidence)
+        return [fresh[t] if t in fresh else _prediction(hits[t], 1, ()) for t in texts]
+
+    def _remember(self, text: str, probs: np.ndarray) -> None:
+        if self._cache_size <= 0:
+            return
+        self._cache[text] = probs
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+
+    def clear_cache(self) -> None:
+        """Forget cached verdicts (benchmarks measure the model, not the cache)."""
+        self._cache.clear()
+
+
+def _prediction(doc: np.ndarray, chunks: int, evidence: tuple[Evidence, ...]) -> Prediction:
+    doc = np.asarray(doc, dtype=np.float64)
+    k = int(doc.argmax())
+    return Prediction(
+        label=LABELS[k],
+        score=float(doc[2] - doc[0]),
+        p_negative=float(doc[0]),
+        p_neutral=float(doc[1]),
+        p_positive=float(doc[2]),
+        confidence=float(doc[k]),
+        chunks=chunks,
+        evidence=evidence,
+    )
 
 
 def load_classifier(settings, data_dir: Path | None = None) -> Classifier:
@@ -284,5 +371,6 @@ def load_classifier(settings, data_dir: Path | None = None) -> Classifier:
     the current recipe). Raises :class:`~streams.errors.ModelNotFoundError` with the hint
     "run `finsent model build`" when there is none.
     """
-    folder = registry.resolve_model_dir(settings.cache_dir, settings.path, data_dir)
+    config = registry.recipe(getattr(settings, "name", "default"))
+    folder = registry.resolve_model_dir(settings.cache_dir, settings.path, data_dir, config)
     return Classifier(folder, settings.provider)

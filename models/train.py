@@ -10,13 +10,57 @@ import os
 import random
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
-from models.data import LABELS, LabeledSet
+from features.cleaning import clean_text
+from models.data import FINENTITY_NAME, LABELS, LabeledSet, is_calibration_row, text_key
 from models.registry import TrainConfig
 from models.runtime import cpu_threads
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Rows:
+    """Cleaned training rows, split into the part trained on and the calibration hold-out."""
+
+    fit_texts: list[str]
+    fit_labels: list[int]
+    calib_texts: list[str]
+    calib_labels: list[int]
+
+    def keys(self) -> list[str]:
+        """Text keys of every row (both parts), sorted and unique."""
+        return sorted({text_key(t) for t in self.fit_texts + self.calib_texts})
+
+
+def training_rows(sets: Sequence[LabeledSet], config: TrainConfig) -> Rows:
+    """Clean every text as the worker does, hold out ``calibration_fraction`` by text key, and
+    repeat FinEntity's news paragraphs ``news_repeat`` times in the part trained on."""
+    rows = Rows([], [], [], [])
+    for s in sets:
+        repeat = config.news_repeat if s.name == FINENTITY_NAME else 1
+        for raw, label in zip(s.texts, s.labels, strict=True):
+            text = clean_text(raw)
+            if not text:
+                continue
+            if is_calibration_row(text, config.calibration_fraction):
+                rows.calib_texts.append(text)
+                rows.calib_labels.append(label)
+            else:
+                rows.fit_texts.extend([text] * repeat)
+                rows.fit_labels.extend([label] * repeat)
+    return rows
+
+
+def class_weights(labels: Sequence[int], power: float) -> list[float]:
+    """Loss weight per class: ``(n / (k * n_c)) ** power``, rescaled to a mean of 1."""
+    k = len(LABELS)
+    counts = [max(1, sum(1 for y in labels if y == c)) for c in range(k)]
+    raw = [(len(labels) / (k * n)) ** power for n in counts]
+    mean = sum(raw) / k
+    return [w / mean for w in raw]
 
 
 def _batches(lengths: Sequence[int], batch_size: int, rng: random.Random) -> list[list[int]]:
@@ -37,15 +81,17 @@ def _batches(lengths: Sequence[int], batch_size: int, rng: random.Random) -> lis
 
 def fine_tune(
     base: Path,
-    sets: Sequence[LabeledSet],
+    texts: Sequence[str],
+    labels: Sequence[int],
     config: TrainConfig,
     out_dir: Path,
     *,
     progress: bool = True,
 ) -> dict:
-    """Fine-tune ``base`` on ``sets`` and save model + tokenizer (HF layout) into ``out_dir``.
+    """Fine-tune ``base`` on ``texts``/``labels`` (class-weighted cross-entropy) and save model
+    + tokenizer (HF layout) into ``out_dir``.
 
-    Returns training statistics (steps, seconds, final loss) for the model card.
+    Returns training statistics (steps, seconds, final loss, class weights) for the model card.
     """
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import torch
@@ -60,8 +106,8 @@ def fine_tune(
     torch.manual_seed(config.seed)
     rng = random.Random(config.seed)
 
-    texts = [t for s in sets for t in s.texts]
-    labels = [y for s in sets for y in s.labels]
+    weights = class_weights(labels, config.class_weight_power)
+    loss_fn = torch.nn.CrossEntropyLoss(weight=torch.tensor(weights, dtype=torch.float32))
     tokenizer = AutoTokenizer.from_pretrained(base)
     enc = tokenizer(texts, truncation=True, max_length=config.max_length)
     ids: list[list[int]] = enc["input_ids"]
@@ -103,13 +149,14 @@ def fine_tune(
                 input_ids[row, : lengths[i]] = torch.tensor(ids[i])
                 mask[row, : lengths[i]] = 1
             target = torch.tensor([labels[i] for i in batch])
-            out = model(input_ids=input_ids, attention_mask=mask, labels=target)
-            out.loss.backward()
+            out = model(input_ids=input_ids, attention_mask=mask)
+            loss_t = loss_fn(out.logits, target)
+            loss_t.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optim.step()
             sched.step()
             optim.zero_grad(set_to_none=True)
-            loss = out.loss.item()
+            loss = loss_t.item()
             ema = loss if ema is None else 0.98 * ema + 0.02 * loss
             bar.set_postfix(epoch=epoch + 1, loss=f"{ema:.3f}")
             bar.update(1)
@@ -126,4 +173,5 @@ def fine_tune(
         "seconds": round(seconds, 1),
         "final_loss_ema": round(ema or 0.0, 4),
         "threads": cpu_threads(),
+        "class_weights": dict(zip(LABELS, (round(w, 4) for w in weights), strict=True)),
     }

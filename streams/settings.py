@@ -70,6 +70,7 @@ class ModelSettings:
     cache_dir: Path
     path: Path | None = None  # an explicit model folder overrides the cache lookup
     provider: str = "auto"  # auto | cuda | cpu
+    name: str = "default"  # default (permissive data) | research (adds PhraseBank, non-commercial)
 
 
 @dataclass(frozen=True)
@@ -150,10 +151,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
 
     Variables: FINSENT_DATA, FINSENT_VAR, FINSENT_KAFKA_BOOTSTRAP, FINSENT_KAFKA_PARTITIONS,
     FINSENT_TOPIC_PREFIX, FINSENT_CONSUMER_GROUP, FINSENT_CLICKHOUSE, FINSENT_MODEL_CACHE,
-    FINSENT_MODEL_PATH, FINSENT_MODEL_PROVIDER, FINSENT_BATCH_MAX, FINSENT_BATCH_WITHIN,
-    FINSENT_NOVELTY_MAX_DOCS, FINSENT_NOVELTY_WINDOW_HOURS, FINSENT_NOVELTY_THRESHOLD,
-    FINSENT_SEC_USER_AGENT, FINSENT_SEC_RATE, FINSENT_SEC_BASE_URL, FINSENT_FEED_RATE,
-    FINSENT_HTTP_HOST, FINSENT_HTTP_PORT, FINSENT_ROLLUP_TTL_DAYS.
+    FINSENT_MODEL_PATH, FINSENT_MODEL_PROVIDER, FINSENT_MODEL_NAME, FINSENT_BATCH_MAX,
+    FINSENT_BATCH_WITHIN, FINSENT_NOVELTY_MAX_DOCS, FINSENT_NOVELTY_WINDOW_HOURS,
+    FINSENT_NOVELTY_THRESHOLD, FINSENT_SEC_USER_AGENT, FINSENT_SEC_RATE, FINSENT_SEC_BASE_URL,
+    FINSENT_FEED_RATE, FINSENT_HTTP_HOST, FINSENT_HTTP_PORT, FINSENT_ROLLUP_TTL_DAYS.
     """
     env = os.environ if env is None else env
     data_dir = Path(env.get("FINSENT_DATA") or PROJECT_ROOT.parent / "shared" / "data").resolve()
@@ -180,10 +181,14 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     provider = env.get("FINSENT_MODEL_PROVIDER", "auto")
     if provider not in ("auto", "cuda", "cpu"):
         raise ConfigError(f"FINSENT_MODEL_PROVIDER must be auto, cuda or cpu, got {provider!r}")
+    model_name = env.get("FINSENT_MODEL_NAME") or ModelSettings.name
+    if model_name not in ("default", "research"):
+        raise ConfigError(f"FINSENT_MODEL_NAME must be default or research, got {model_name!r}")
     model = ModelSettings(
         cache_dir=Path(env.get("FINSENT_MODEL_CACHE") or _default_cache() / "models"),
         path=Path(model_path) if model_path else None,
         provider=provider,
+        name=model_name,
     )
     worker = WorkerSettings(
         batch_max=_int(env, "FINSENT_BATCH_MAX", WorkerSettings.batch_max),

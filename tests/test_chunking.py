@@ -118,3 +118,45 @@ def test_line_breaks_are_boundaries() -> None:
         "(d) Exhibits",
         "99.1 Press release",
     ]
+
+
+# --- chunk-to-document aggregation ----------------------------------------------------------
+
+
+def test_combine_is_token_weighted_mean() -> None:
+    import numpy as np
+
+    from models.aggregate import combine_chunks
+
+    probs = np.array([[0.8, 0.1, 0.1], [0.1, 0.8, 0.1], [0.1, 0.1, 0.8]])
+    doc = combine_chunks(probs, np.array([100, 50, 50]))
+    assert doc.probs == pytest.approx([0.45, 0.275, 0.275])
+    assert doc.probs.sum() == pytest.approx(1.0)
+    assert (doc.most_negative, doc.most_positive) == (0, 2)
+    # equal lengths: the plain mean; one chunk: itself
+    assert combine_chunks(probs, np.ones(3)).probs == pytest.approx(probs.mean(axis=0))
+    assert combine_chunks(probs[1:2], np.array([7])).probs == pytest.approx(probs[1])
+
+
+def test_combine_evidence_follows_the_score_not_the_label() -> None:
+    import numpy as np
+
+    from models.aggregate import combine_chunks
+
+    # chunk 1 is "neutral" by argmax but leans more negative (score -0.3) than chunk 0 (-0.2)
+    probs = np.array([[0.3, 0.6, 0.1], [0.35, 0.6, 0.05], [0.2, 0.3, 0.5]])
+    doc = combine_chunks(probs, np.array([10, 10, 10]))
+    assert (doc.most_negative, doc.most_positive) == (1, 2)
+
+
+def test_combine_rejects_bad_shapes() -> None:
+    import numpy as np
+
+    from models.aggregate import combine_chunks
+
+    with pytest.raises(ValueError):
+        combine_chunks(np.zeros((0, 3)), np.zeros(0))
+    with pytest.raises(ValueError):
+        combine_chunks(np.ones((2, 3)) / 3, np.array([1]))
+    with pytest.raises(ValueError):
+        combine_chunks(np.ones((2, 3)) / 3, np.array([1, 0]))

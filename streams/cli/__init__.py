@@ -28,6 +28,7 @@ def cli(ctx: click.Context, verbose: int) -> None:
 
 def _register() -> None:
     from streams.cli import (
+        bench_cmd,
         entities_cmd,
         kafka_cmd,
         model_cmd,
@@ -49,6 +50,7 @@ def _register() -> None:
         poll_cmd.poll,
         subscribe_cmd.subscribe,
         plot_cmd.plot,
+        bench_cmd.bench,
     ):
         cli.add_command(command)
 
