@@ -65,6 +65,24 @@ class Prediction:
     chunks: int
     evidence: tuple[Evidence, ...]  # (most negative, most positive) chunk when chunks > 1
 
+    @classmethod
+    def from_probabilities(
+        cls, probs: np.ndarray, chunks: int, evidence: tuple[Evidence, ...]
+    ) -> Prediction:
+        """The verdict for class probabilities ordered as :data:`LABELS`."""
+        doc = np.asarray(probs, dtype=np.float64)
+        k = int(doc.argmax())
+        return cls(
+            label=LABELS[k],
+            score=float(doc[2] - doc[0]),
+            p_negative=float(doc[0]),
+            p_neutral=float(doc[1]),
+            p_positive=float(doc[2]),
+            confidence=float(doc[k]),
+            chunks=chunks,
+            evidence=evidence,
+        )
+
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
     z = logits - logits.max(axis=1, keepdims=True)
@@ -324,7 +342,7 @@ class Classifier:
         for text, (first, count) in owner.items():
             p = probs[first : first + count]
             if count == 1:
-                fresh[text] = _prediction(p[0], 1, ())
+                fresh[text] = Prediction.from_probabilities(p[0], 1, ())
                 self._remember(text, p[0])
                 continue
             doc = combine_chunks(p, np.array([len(u) for u in units[first : first + count]]))
@@ -333,8 +351,10 @@ class Classifier:
                 Evidence(unit_text[first + lo], float(p[lo, 2] - p[lo, 0])),
                 Evidence(unit_text[first + hi], float(p[hi, 2] - p[hi, 0])),
             )
-            fresh[text] = _prediction(doc.probs, count, evidence)
-        return [fresh[t] if t in fresh else _prediction(hits[t], 1, ()) for t in texts]
+            fresh[text] = Prediction.from_probabilities(doc.probs, count, evidence)
+        return [
+            fresh[t] if t in fresh else Prediction.from_probabilities(hits[t], 1, ()) for t in texts
+        ]
 
     def _remember(self, text: str, probs: np.ndarray) -> None:
         if self._cache_size <= 0:
@@ -346,21 +366,6 @@ class Classifier:
     def clear_cache(self) -> None:
         """Forget cached verdicts (benchmarks measure the model, not the cache)."""
         self._cache.clear()
-
-
-def _prediction(doc: np.ndarray, chunks: int, evidence: tuple[Evidence, ...]) -> Prediction:
-    doc = np.asarray(doc, dtype=np.float64)
-    k = int(doc.argmax())
-    return Prediction(
-        label=LABELS[k],
-        score=float(doc[2] - doc[0]),
-        p_negative=float(doc[0]),
-        p_neutral=float(doc[1]),
-        p_positive=float(doc[2]),
-        confidence=float(doc[k]),
-        chunks=chunks,
-        evidence=evidence,
-    )
 
 
 def load_classifier(settings, data_dir: Path | None = None) -> Classifier:

@@ -102,14 +102,4 @@ def combine(
     weights = np.array([len(u.text) for u in units], dtype=np.float64)
     probs = np.array([[p.p_negative, p.p_neutral, p.p_positive] for p in predictions])
     doc = (probs * weights[:, None]).sum(axis=0) / weights.sum()
-    k = int(doc.argmax())
-    return Prediction(
-        label=LABELS[k],
-        score=float(doc[2] - doc[0]),
-        p_negative=float(doc[0]),
-        p_neutral=float(doc[1]),
-        p_positive=float(doc[2]),
-        confidence=float(doc[k]),
-        chunks=sum(p.chunks for p in predictions),
-        evidence=evidence,
-    )
+    return Prediction.from_probabilities(doc, sum(p.chunks for p in predictions), evidence)
