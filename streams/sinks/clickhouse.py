@@ -168,29 +168,23 @@ class SentimentStore:
         """
         if not records:
             return
+        tables = (
+            ("sentiment_docs", [_doc_row(r) for r in records], DOC_COLUMNS),
+            (
+                "sentiment_sections",
+                [row for r in records for row in _section_rows(r)],
+                SECTION_COLUMNS,
+            ),
+            (
+                "sentiment_mentions",
+                [row for r in records for row in _mention_rows(r)],
+                MENTION_COLUMNS,
+            ),
+        )
         try:
-            self.client.insert(
-                "sentiment_docs",
-                [_doc_row(r) for r in records],
-                column_names=DOC_COLUMNS,
-                settings=INSERT_SETTINGS,
-            )
-            sections = [row for r in records for row in _section_rows(r)]
-            if sections:
-                self.client.insert(
-                    "sentiment_sections",
-                    sections,
-                    column_names=SECTION_COLUMNS,
-                    settings=INSERT_SETTINGS,
-                )
-            mentions = [row for r in records for row in _mention_rows(r)]
-            if mentions:
-                self.client.insert(
-                    "sentiment_mentions",
-                    mentions,
-                    column_names=MENTION_COLUMNS,
-                    settings=INSERT_SETTINGS,
-                )
+            for table, rows, columns in tables:
+                if rows:
+                    self.client.insert(table, rows, column_names=columns, settings=INSERT_SETTINGS)
         except ClickHouseError as exc:
             raise StoreError(f"insert of {len(records)} documents failed: {exc}") from exc
 
