@@ -20,6 +20,22 @@ _AS_OF = (
 _SINCE_T = "{since:Nullable(DateTime64(3, 'UTC'))}"
 
 
+def _rollup_series(bucket: str, alias: str) -> str:
+    """One ticker's rollups grouped by ``bucket`` (named ``alias``): documents, score, counts."""
+    head = alias if bucket == alias else f"{bucket} AS {alias}"
+    return f"""
+SELECT {head},
+       uniqExactMerge(docs) AS documents,
+       round(arrayAvg(maxMapMerge(scores).2), 4) AS avg_score,
+       uniqExactIfMerge(positive) AS positive,
+       uniqExactIfMerge(negative) AS negative
+FROM sentiment_minute
+WHERE ticker = {{ticker:String}} AND {_since("minute")}
+GROUP BY {alias}
+ORDER BY {alias}
+"""
+
+
 def _since(column: str) -> str:
     return f"({_SINCE_T} IS NULL OR {column} >= {_SINCE_T})"
 
@@ -102,33 +118,13 @@ LIMIT {limit:UInt32}
             "minute_series",
             "Per-minute series of one ticker from the rollups: documents, average score, "
             "positive and negative counts.",
-            f"""
-SELECT minute,
-       uniqExactMerge(docs) AS documents,
-       round(arrayAvg(maxMapMerge(scores).2), 4) AS avg_score,
-       uniqExactIfMerge(positive) AS positive,
-       uniqExactIfMerge(negative) AS negative
-FROM sentiment_minute
-WHERE ticker = {{ticker:String}} AND {_since("minute")}
-GROUP BY minute
-ORDER BY minute
-""",
+            _rollup_series("minute", "minute"),
             (TICKER, SINCE),
         ),
         NamedQuery(
             "daily_series",
             "Daily series of one ticker from the rollups: documents and average score per day.",
-            f"""
-SELECT toDate(minute) AS day,
-       uniqExactMerge(docs) AS documents,
-       round(arrayAvg(maxMapMerge(scores).2), 4) AS avg_score,
-       uniqExactIfMerge(positive) AS positive,
-       uniqExactIfMerge(negative) AS negative
-FROM sentiment_minute
-WHERE ticker = {{ticker:String}} AND {_since("minute")}
-GROUP BY day
-ORDER BY day
-""",
+            _rollup_series("toDate(minute)", "day"),
             (TICKER, SINCE),
         ),
         NamedQuery(

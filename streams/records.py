@@ -18,7 +18,7 @@ from typing import Any, Literal
 import jsonschema
 
 from features.cleaning import clean_text
-from models import Evidence
+from models import Evidence, Prediction
 
 RAW_SCHEMA = "finsent.raw.v1"
 SCORED_SCHEMA = "finsent.scored.v1"
@@ -194,15 +194,35 @@ class SectionScore:
         return {
             "name": self.name,
             "title": self.title,
-            "label": self.label,
-            "p_negative": round(self.p_negative, 6),
-            "p_neutral": round(self.p_neutral, 6),
-            "p_positive": round(self.p_positive, 6),
-            "score": round(self.score, 6),
-            "confidence": round(self.confidence, 6),
+            **_verdict_json(self),
             "chunks": self.chunks,
             "evidence": _evidence_json(self.evidence),
         }
+
+
+def _verdict_json(v: SectionScore | ScoredRecord) -> dict[str, Any]:
+    """The verdict fields shared by a document and each of its sections, rounded for the wire."""
+    return {
+        "label": v.label,
+        "p_negative": round(v.p_negative, 6),
+        "p_neutral": round(v.p_neutral, 6),
+        "p_positive": round(v.p_positive, 6),
+        "score": round(v.score, 6),
+        "confidence": round(v.confidence, 6),
+    }
+
+
+def verdict_fields(prediction: Prediction) -> dict[str, Any]:
+    """A prediction's verdict as keyword arguments for :class:`SectionScore` / ScoredRecord."""
+    return {
+        "label": prediction.label,
+        "p_negative": prediction.p_negative,
+        "p_neutral": prediction.p_neutral,
+        "p_positive": prediction.p_positive,
+        "score": prediction.score,
+        "confidence": prediction.confidence,
+        "chunks": prediction.chunks,
+    }
 
 
 def _evidence_json(evidence: tuple[Evidence, ...]) -> list[dict[str, Any]]:
@@ -282,12 +302,7 @@ class ScoredRecord:
             "scored_at": format_time(self.scored_at),
             "tickers": list(self.tickers),
             "cik": self.cik,
-            "label": self.label,
-            "p_negative": round(self.p_negative, 6),
-            "p_neutral": round(self.p_neutral, 6),
-            "p_positive": round(self.p_positive, 6),
-            "score": round(self.score, 6),
-            "confidence": round(self.confidence, 6),
+            **_verdict_json(self),
             "model_version": self.model_version,
             "latency_ms": round(self.latency_ms, 3),
             "chunks": self.chunks,

@@ -18,7 +18,7 @@ import numpy as np
 from features.chunking import split_sentences
 from features.cleaning import clean_text
 from models import LABELS, Evidence, Prediction
-from streams.records import RawRecord, SectionScore
+from streams.records import RawRecord, SectionScore, verdict_fields
 
 # Sentences scored per section to find its evidence (the extremes' chunks hold ~5 each).
 MAX_CANDIDATES = 24
@@ -67,14 +67,8 @@ def section_score(unit: Unit, prediction: Prediction, evidence: tuple[Evidence, 
     return SectionScore(
         name=unit.name,
         title=unit.title,
-        label=prediction.label,
-        p_negative=prediction.p_negative,
-        p_neutral=prediction.p_neutral,
-        p_positive=prediction.p_positive,
-        score=prediction.score,
-        confidence=prediction.confidence,
-        chunks=prediction.chunks,
         evidence=evidence,
+        **verdict_fields(prediction),
     )
 
 
