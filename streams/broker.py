@@ -32,6 +32,7 @@ from pathlib import Path
 from string import Template
 
 from streams.errors import BrokerError
+from streams.processes import pid_alive
 from streams.settings import PROJECT_ROOT, KafkaSettings, Settings
 
 log = logging.getLogger(__name__)
@@ -392,12 +393,8 @@ class LocalBroker:
     def _alive(self, pid: int) -> bool:
         if self._proc is not None and self._proc.pid == pid:
             return self._proc.poll() is None
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+        if not pid_alive(pid):
             return False
-        except PermissionError:
-            return True
         proc = Path(f"/proc/{pid}")
         if not proc.exists():
             return True  # no procfs: trust kill(0)

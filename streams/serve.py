@@ -37,6 +37,7 @@ from typing import Any
 from aiohttp import web
 
 from streams.errors import ConfigError, StoreError
+from streams.processes import pid_alive
 
 log = logging.getLogger(__name__)
 
@@ -315,16 +316,6 @@ def withdraw(var_dir: Path) -> None:
         pass
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def discover(var_dir: Path, store_path: Path) -> str | None:
     """The URL of a running worker that serves queries on ``store_path``, else None."""
     try:
@@ -333,6 +324,6 @@ def discover(var_dir: Path, store_path: Path) -> str | None:
         return None
     if payload.get("clickhouse") != os.path.realpath(store_path):
         return None
-    if not isinstance(payload.get("pid"), int) or not _alive(payload["pid"]):
+    if not isinstance(payload.get("pid"), int) or not pid_alive(payload["pid"]):
         return None
     return payload.get("url")
