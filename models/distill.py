@@ -1,0 +1,123 @@
+"""The teacher of a distilled build: fine-tuned once, cached, and asked for soft labels.
+
+The teacher (``all-mpnet-base-v2``, 110M parameters) is fine-tuned on the same labeled rows as
+the student, with its own schedule (:class:`models.registry.TeacherConfig`). It is cached in
+``<cache_dir>/teachers/<key>/`` (key: the teacher recipe and the training data), so rebuilding
+the student with other hyper-parameters does not train the teacher again. Imports torch:
+build-time only.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from models import bases, registry
+from models import data as labeled
+from models.registry import TrainConfig
+
+log = logging.getLogger(__name__)
+
+TEACHERS_DIR = "teachers"
+TRAIN_JSON = "train.json"
+BATCH = 64
+
+
+def teacher_key(config: TrainConfig, data_dir: Path) -> str:
+    """Cache key of the teacher of ``config``: its recipe hash and the training data hash."""
+    recipe = registry.recipe_hash(config.teacher_recipe())
+    data = registry.data_hash(labeled.training_files(data_dir, config.name))
+    return registry.build_key(recipe, data)
+
+
+def ensure_teacher(
+    cache_dir: Path,
+    data_dir: Path,
+    config: TrainConfig,
+    texts: Sequence[str],
+    labels: Sequence[int],
+    *,
+    progress: bool = True,
+) -> tuple[Path, dict]:
+    """The fine-tuned teacher's folder and its training statistics, training it when missing.
+
+    ``texts``/``labels`` are the teacher's labeled rows (``training_rows`` of the teacher
+    recipe). A killed run leaves no ``train.json`` and trains again on the next build.
+    """
+    from models import train
+
+    recipe = config.teacher_recipe()
+    folder = cache_dir / TEACHERS_DIR / teacher_key(config, data_dir)
+    stats_file = folder / TRAIN_JSON
+    if stats_file.is_file():
+        log.info("teacher from the cache: %s", folder)
+        return folder, json.loads(stats_file.read_text())
+    base = bases.by_name(recipe.base).path(cache_dir)
+    log.info("fine-tuning the teacher %s on %d rows (cached afterwards)", recipe.base, len(texts))
+    tmp = folder.with_name(folder.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    stats = train.fine_tune(base, texts, labels, recipe, tmp, progress=progress)
+    record = {**stats, "base": bases.by_name(recipe.base).name, "eval": _evaluate(tmp, data_dir)}
+    (tmp / TRAIN_JSON).write_text(json.dumps(record, indent=2))
+    if folder.exists():
+        shutil.rmtree(folder)
+    tmp.rename(folder)
+    return folder, record
+
+
+def _evaluate(teacher_dir: Path, data_dir: Path) -> dict[str, dict]:
+    """Accuracy and F1 of the teacher on the evaluation sets (torch, FP32), for the model card."""
+    from features.cleaning import clean_text
+    from models.evaluate import metrics
+
+    out = {}
+    for s in labeled.eval_sets(data_dir):
+        probs = soft_labels(teacher_dir, [clean_text(t) for t in s.texts], 1.0, 128, progress=False)
+        m = metrics(s.labels, probs)
+        out[s.name] = {k: m[k] for k in ("rows", "accuracy", "f1_weighted", "f1_macro")}
+        log.info("teacher on %s: %s", s.name, out[s.name])
+    return out
+
+
+def soft_labels(
+    teacher_dir: Path,
+    texts: Sequence[str],
+    temperature: float,
+    max_length: int,
+    *,
+    progress: bool = True,
+) -> np.ndarray:
+    """The teacher's class probabilities at ``temperature`` for each text, shape (n, 3).
+
+    Each distinct text is read once; batches are grouped by length so padding stays small.
+    """
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import torch
+    from tqdm.auto import tqdm
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from models.runtime import cpu_threads
+
+    torch.set_num_threads(cpu_threads())
+    tokenizer = AutoTokenizer.from_pretrained(teacher_dir)
+    model = AutoModelForSequenceClassification.from_pretrained(teacher_dir).eval()
+    unique = sorted(set(texts), key=len)
+    probs: dict[str, np.ndarray] = {}
+    bar = tqdm(total=len(unique), desc="teacher", unit="text", disable=not progress)
+    with torch.no_grad(), bar:
+        for start in range(0, len(unique), BATCH):
+            part = unique[start : start + BATCH]
+            enc = tokenizer(
+                part, truncation=True, max_length=max_length, padding=True, return_tensors="pt"
+            )
+            logits = model(**enc).logits / temperature
+            for text, row in zip(part, torch.softmax(logits, dim=-1).numpy(), strict=True):
+                probs[text] = row
+            bar.update(len(part))
+    return np.stack([probs[t] for t in texts]).astype(np.float32)
