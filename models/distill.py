@@ -63,7 +63,12 @@ def ensure_teacher(
     tmp = folder.with_name(folder.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     stats = train.fine_tune(base, texts, labels, recipe, tmp, progress=progress)
-    record = {**stats, "base": bases.by_name(recipe.base).name, "eval": _evaluate(tmp, data_dir)}
+    seen = {labeled.text_key(t) for t in texts}
+    record = {
+        **stats,
+        "base": bases.by_name(recipe.base).name,
+        "eval": evaluate(tmp, data_dir, seen),
+    }
     (tmp / TRAIN_JSON).write_text(json.dumps(record, indent=2))
     if folder.exists():
         shutil.rmtree(folder)
@@ -71,13 +76,15 @@ def ensure_teacher(
     return folder, record
 
 
-def _evaluate(teacher_dir: Path, data_dir: Path) -> dict[str, dict]:
-    """Accuracy and F1 of the teacher on the evaluation sets (torch, FP32), for the model card."""
+def evaluate(teacher_dir: Path, data_dir: Path, seen: set[str]) -> dict[str, dict]:
+    """Accuracy and F1 of the teacher (torch, FP32) on the evaluation sets without the texts whose
+    key is in ``seen`` (its training rows), for the model card."""
     from features.cleaning import clean_text
-    from models.evaluate import metrics
+    from models.evaluate import deduplicate, metrics
 
     out = {}
     for s in labeled.eval_sets(data_dir):
+        s, _ = deduplicate(s, seen)
         probs = soft_labels(teacher_dir, [clean_text(t) for t in s.texts], 1.0, 128, progress=False)
         m = metrics(s.labels, probs)
         out[s.name] = {k: m[k] for k in ("rows", "accuracy", "f1_weighted", "f1_macro")}
