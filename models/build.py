@@ -17,10 +17,14 @@ import shutil
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from models import bases, registry
 from models import data as labeled
 from models.registry import TrainConfig
+
+if TYPE_CHECKING:
+    from models.train import Rows
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +105,7 @@ def _build_into(
     progress: bool,
 ) -> dict:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from models import distill, export, train
+    from models import export, train
     from models.calibrate import fit_temperature
     from models.card import write_card
     from models.runtime import Classifier
@@ -110,37 +114,8 @@ def _build_into(
     base = base_model.path(cache_dir)
     sets = labeled.training_sets(data_dir, config.name)
     rows = train.training_rows(sets, config)
-    texts, labels, keys = list(rows.fit_texts), list(rows.fit_labels), rows.keys()
-    teacher: dict = {}
-    if config.teacher is not None:
-        t_rows = train.training_rows(sets, config.teacher_recipe())
-        teacher_dir, teacher = distill.ensure_teacher(
-            cache_dir, data_dir, config, t_rows.fit_texts, t_rows.fit_labels, progress=progress
-        )
-        transfer = labeled.transfer_sentences(data_dir, config.transfer_sentences, config.seed)
-        texts += transfer
-        labels += [-1] * len(transfer)
-        keys = sorted({*keys, *map(labeled.text_key, transfer)})
-    (tmp / registry.TRAINING_KEYS).write_text("\n".join(keys) + "\n")
     torch_dir = tmp / registry.TORCH_DIR
-    train_json = torch_dir / "train.json"
-    if train_json.is_file():
-        stats = json.loads(train_json.read_text())
-        log.info("resuming: training already finished in %s", torch_dir)
-    else:
-        soft = None
-        if config.teacher is not None:
-            soft = distill.soft_labels(
-                teacher_dir,
-                texts,
-                config.distill_temperature,
-                config.max_length,
-                progress=progress,
-            )
-        stats = train.fine_tune(
-            base, texts, labels, config, torch_dir, soft=soft, progress=progress
-        )
-        train_json.write_text(json.dumps(stats, indent=2))
+    stats, teacher = _train(tmp, torch_dir, base, cache_dir, data_dir, config, sets, rows, progress)
 
     # tokenizer beside the ONNX files (tokenizer.json is what the runtime reads)
     for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt"):
@@ -250,6 +225,50 @@ def _build_into(
     }
     write_card(tmp, card)
     return served_eval
+
+
+def _train(
+    tmp: Path,
+    torch_dir: Path,
+    base: Path,
+    cache_dir: Path,
+    data_dir: Path,
+    config: TrainConfig,
+    sets: list[labeled.LabeledSet],
+    rows: Rows,
+    progress: bool,
+) -> tuple[dict, dict]:
+    """Train the model into ``torch_dir`` (from the teacher's soft labels too when the recipe has
+    one) and write the keys of every text trained on. Returns (training stats, teacher record).
+
+    Training already finished by a killed build (``train.json`` there) is reused.
+    """
+    from models import distill, train
+
+    texts, labels, keys = list(rows.fit_texts), list(rows.fit_labels), rows.keys()
+    teacher: dict = {}
+    if config.teacher is not None:
+        t_rows = train.training_rows(sets, config.teacher_recipe())
+        teacher_dir, teacher = distill.ensure_teacher(
+            cache_dir, data_dir, config, t_rows.fit_texts, t_rows.fit_labels, progress=progress
+        )
+        transfer = labeled.transfer_sentences(data_dir, config.transfer_sentences, config.seed)
+        texts += transfer
+        labels += [-1] * len(transfer)
+        keys = sorted({*keys, *map(labeled.text_key, transfer)})
+    (tmp / registry.TRAINING_KEYS).write_text("\n".join(keys) + "\n")
+    train_json = torch_dir / "train.json"
+    if train_json.is_file():
+        log.info("resuming: training already finished in %s", torch_dir)
+        return json.loads(train_json.read_text()), teacher
+    soft = None
+    if config.teacher is not None:
+        soft = distill.soft_labels(
+            teacher_dir, texts, config.distill_temperature, config.max_length, progress=progress
+        )
+    stats = train.fine_tune(base, texts, labels, config, torch_dir, soft=soft, progress=progress)
+    train_json.write_text(json.dumps(stats, indent=2))
+    return stats, teacher
 
 
 _VARIANT_OF = {registry.FP32_ONNX: "fp32", registry.INT8_ONNX: "int8", registry.FP16_ONNX: "fp16"}

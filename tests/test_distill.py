@@ -14,13 +14,14 @@ from models import bases
 from models.data import TRANSFER_WORDS, text_key, transfer_sentences
 from models.registry import TrainConfig, recipe, recipe_hash
 from models.train import class_weights, fine_tune
+from streams.errors import FinsentError
 
 
 def test_base_fingerprints_come_from_the_packages() -> None:
     assert bases.MINILM.fingerprint() == bases.MINILM.fingerprint()
     assert bases.MINILM.fingerprint() != bases.MPNET.fingerprint()
     assert (bases.MINILM.path(Path("/nonexistent")) / "model.safetensors").is_file()
-    with pytest.raises(Exception, match="unknown base model"):
+    with pytest.raises(FinsentError, match="unknown base model"):
         bases.by_name("bert-large")
 
 
