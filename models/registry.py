@@ -111,7 +111,9 @@ class TrainConfig:
             learning_rate=t.learning_rate,
             warmup_ratio=t.warmup_ratio,
             news_repeat=t.news_repeat,
-            teacher=None,
+            teacher=None,  # the distillation fields stay out of the teacher's key
+            distill_weight=0.0,
+            distill_temperature=1.0,
             transfer_sentences=0,
         )
 

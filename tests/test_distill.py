@@ -44,6 +44,22 @@ def test_teacher_recipe_keeps_rows_and_changes_schedule() -> None:
     assert recipe_hash(student) != recipe_hash(replace(student, distill_weight=0.7))
 
 
+def test_student_only_settings_keep_the_teacher(data_dir: Path) -> None:
+    """Changing how the student learns must not train the teacher again."""
+    from models.distill import teacher_key
+
+    student = recipe("default")
+    key = teacher_key(student, data_dir)
+    for change in (
+        {"distill_weight": 0.8},
+        {"distill_temperature": 3.0},
+        {"transfer_sentences": 10},
+    ):
+        assert teacher_key(replace(student, **change), data_dir) == key, change
+    slower = replace(student, teacher=replace(student.teacher, epochs=3))
+    assert teacher_key(slower, data_dir) != key
+
+
 def test_transfer_sentences_are_real_unique_and_stable(data_dir: Path) -> None:
     first = transfer_sentences(data_dir, 300, seed=13)
     assert first == transfer_sentences(data_dir, 300, seed=13)
