@@ -28,14 +28,13 @@ from streams.errors import FinsentError
 log = logging.getLogger(__name__)
 
 # Files of a Hugging Face model folder that a build reads.
-HF_FILES = (
-    "config.json",
-    "model.safetensors",
+TOKENIZER_FILES = (
     "tokenizer.json",
     "tokenizer_config.json",
     "special_tokens_map.json",
     "vocab.txt",
 )
+HF_FILES = ("config.json", "model.safetensors", *TOKENIZER_FILES)
 
 
 @dataclass(frozen=True)

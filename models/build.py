@@ -118,7 +118,7 @@ def _build_into(
     stats, teacher = _train(tmp, torch_dir, base, cache_dir, data_dir, config, sets, rows, progress)
 
     # tokenizer beside the ONNX files (tokenizer.json is what the runtime reads)
-    for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt"):
+    for name in bases.TOKENIZER_FILES:
         src = torch_dir / name if (torch_dir / name).is_file() else base / name
         if src.is_file():
             shutil.copy2(src, tmp / name)

@@ -58,7 +58,8 @@ def ensure_teacher(
     if stats_file.is_file():
         log.info("teacher from the cache: %s", folder)
         return folder, json.loads(stats_file.read_text())
-    base = bases.by_name(recipe.base).path(cache_dir)
+    base_model = bases.by_name(recipe.base)
+    base = base_model.path(cache_dir)
     log.info("fine-tuning the teacher %s on %d rows (cached afterwards)", recipe.base, len(texts))
     tmp = folder.with_name(folder.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -66,7 +67,7 @@ def ensure_teacher(
     seen = {labeled.text_key(t) for t in texts}
     record = {
         **stats,
-        "base": bases.by_name(recipe.base).name,
+        "base": base_model.name,
         "eval": evaluate(tmp, data_dir, seen),
     }
     (tmp / TRAIN_JSON).write_text(json.dumps(record, indent=2))
