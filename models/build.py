@@ -115,7 +115,9 @@ def _build_into(
     sets = labeled.training_sets(data_dir, config.name)
     rows = train.training_rows(sets, config)
     torch_dir = tmp / registry.TORCH_DIR
-    stats, teacher = _train(tmp, torch_dir, base, cache_dir, data_dir, config, sets, rows, progress)
+    stats, teacher = _train(
+        tmp, torch_dir, base, cache_dir, data_dir, data_digest, config, sets, rows, progress
+    )
 
     # tokenizer beside the ONNX files (tokenizer.json is what the runtime reads)
     for name in bases.TOKENIZER_FILES:
@@ -233,6 +235,7 @@ def _train(
     base: Path,
     cache_dir: Path,
     data_dir: Path,
+    data_digest: str,
     config: TrainConfig,
     sets: list[labeled.LabeledSet],
     rows: Rows,
@@ -250,7 +253,13 @@ def _train(
     if config.teacher is not None:
         t_rows = train.training_rows(sets, config.teacher_recipe())
         teacher_dir, teacher = distill.ensure_teacher(
-            cache_dir, data_dir, config, t_rows.fit_texts, t_rows.fit_labels, progress=progress
+            cache_dir,
+            data_dir,
+            data_digest,
+            config,
+            t_rows.fit_texts,
+            t_rows.fit_labels,
+            progress=progress,
         )
         transfer = labeled.transfer_sentences(data_dir, config.transfer_sentences, config.seed)
         texts += transfer

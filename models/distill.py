@@ -29,16 +29,16 @@ TRAIN_JSON = "train.json"
 BATCH = 64
 
 
-def teacher_key(config: TrainConfig, data_dir: Path) -> str:
-    """Cache key of the teacher of ``config``: its recipe hash and the training data hash."""
-    recipe = registry.recipe_hash(config.teacher_recipe())
-    data = registry.data_hash(labeled.training_files(data_dir, config.name))
-    return registry.build_key(recipe, data)
+def teacher_key(config: TrainConfig, data_digest: str) -> str:
+    """Cache key of the teacher of ``config``: its recipe hash and the training data hash
+    (:func:`models.registry.data_hash` of the student's training files)."""
+    return registry.build_key(registry.recipe_hash(config.teacher_recipe()), data_digest)
 
 
 def ensure_teacher(
     cache_dir: Path,
     data_dir: Path,
+    data_digest: str,
     config: TrainConfig,
     texts: Sequence[str],
     labels: Sequence[int],
@@ -48,12 +48,13 @@ def ensure_teacher(
     """The fine-tuned teacher's folder and its training statistics, training it when missing.
 
     ``texts``/``labels`` are the teacher's labeled rows (``training_rows`` of the teacher
-    recipe). A killed run leaves no ``train.json`` and trains again on the next build.
+    recipe); ``data_digest`` is the hash of the files they come from. A killed run leaves no
+    ``train.json`` and trains again on the next build.
     """
     from models import train
 
     recipe = config.teacher_recipe()
-    folder = cache_dir / TEACHERS_DIR / teacher_key(config, data_dir)
+    folder = cache_dir / TEACHERS_DIR / teacher_key(config, data_digest)
     stats_file = folder / TRAIN_JSON
     if stats_file.is_file():
         log.info("teacher from the cache: %s", folder)

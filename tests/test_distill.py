@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from models import bases
-from models.data import TRANSFER_WORDS, text_key, transfer_sentences
-from models.registry import TrainConfig, recipe, recipe_hash
+from models.data import TRANSFER_WORDS, text_key, training_files, transfer_sentences
+from models.registry import TrainConfig, data_hash, recipe, recipe_hash
 from models.train import class_weights, fine_tune
 from streams.errors import FinsentError
 
@@ -49,15 +49,17 @@ def test_student_only_settings_keep_the_teacher(data_dir: Path) -> None:
     from models.distill import teacher_key
 
     student = recipe("default")
-    key = teacher_key(student, data_dir)
+    digest = data_hash(training_files(data_dir, "default"))
+    key = teacher_key(student, digest)
     for change in (
         {"distill_weight": 0.8},
         {"distill_temperature": 3.0},
         {"transfer_sentences": 10},
     ):
-        assert teacher_key(replace(student, **change), data_dir) == key, change
+        assert teacher_key(replace(student, **change), digest) == key, change
     slower = replace(student, teacher=replace(student.teacher, epochs=3))
-    assert teacher_key(slower, data_dir) != key
+    assert teacher_key(slower, digest) != key
+    assert teacher_key(student, "other data") != key
 
 
 def test_transfer_sentences_are_real_unique_and_stable(data_dir: Path) -> None:
