@@ -2,7 +2,8 @@
 
 Delivery: an input's offset is acknowledged (and so committed by Faust) only after its
 document is in ClickHouse and on ``sentiment.scored``, or its dead letter is on
-``sentiment.deadletter``. A ClickHouse outage stalls the agent and retries; it never skips.
+``sentiment.deadletter``. A ClickHouse or Kafka outage stalls the agent and retries; it never
+skips.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import faust
+from aiokafka.errors import KafkaError
 
 from streams.app import Topics
 from streams.contract import enforce_scored_contract
@@ -69,7 +71,7 @@ class ScoringAgent:
             started = time.monotonic()
             batch = [_incoming(e, received_at) for e in events]
             result = await loop.run_in_executor(self._model_thread, self.scorer.score, batch)
-            result = enforce_scored_contract(result, batch)
+            result = enforce_scored_contract(result)
             await self._store(loop, result)
             await self._publish(result)
             for event in events:
@@ -82,9 +84,19 @@ class ScoringAgent:
         await _retry_forever(
             lambda: loop.run_in_executor(self._store_thread, self.store.write, result.scored),
             what=f"store {len(result.scored)} documents",
+            errors=(StoreError,),
         )
 
     async def _publish(self, result: BatchResult) -> None:
+        """Send the batch's scored records and dead letters; a broker that fails the sends
+        gets the whole batch again until it takes it (at least once)."""
+        await _retry_forever(
+            lambda: self._send(result),
+            what=f"publish {len(result.scored)} records, {len(result.rejected)} dead letters",
+            errors=(KafkaError,),
+        )
+
+    async def _send(self, result: BatchResult) -> None:
         pending = [
             await self.topics.scored.send(key=record.key, value=record.to_bytes(), force=True)
             for record in result.scored
@@ -110,13 +122,15 @@ class ScoringAgent:
         self._store_thread.shutdown()
 
 
-async def _retry_forever(attempt: Callable[[], Awaitable[None]], *, what: str) -> None:
+async def _retry_forever(
+    attempt: Callable[[], Awaitable[None]], *, what: str, errors: tuple[type[Exception], ...]
+) -> None:
     delay = RETRY_FIRST_S
     while True:
         try:
             await attempt()
             return
-        except StoreError as exc:
+        except errors as exc:
             log.error("cannot %s (retrying in %.1fs): %s", what, delay, exc)
             await asyncio.sleep(delay)
             delay = min(delay * 2, RETRY_MAX_S)

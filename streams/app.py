@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import faust
 
+from streams.broker import DEADLETTER_MAX_BYTES
 from streams.settings import Settings
 
 
@@ -37,6 +38,7 @@ def create_app(settings: Settings, bootstrap: str) -> tuple[faust.App, Topics]:
         broker_commit_interval=1.0,
         # A killed worker's partitions move to the others after this long (Faust default: 60 s).
         broker_session_timeout=15.0,
+        producer_max_request_size=DEADLETTER_MAX_BYTES,
         web_enabled=False,
         autodiscover=False,
     )

@@ -49,6 +49,7 @@ INSTALL_HINT = (
 )
 
 _API_VERSIONS_KEY = 18
+DEADLETTER_MAX_BYTES = 4 << 20  # see ensure_project_topics; the worker's producer sends as much
 _STAMP = ".pom.sha256"
 _START_MARK = "=== finsent: starting Kafka"
 
@@ -522,8 +523,27 @@ def project_topics(kafka: KafkaSettings) -> dict[str, int]:
     }
 
 
-def ensure_topics(bootstrap: str, topics: dict[str, int], timeout: float = 30.0) -> None:
-    """Create the missing ``topics`` (name -> partitions, replication factor 1); idempotent.
+def ensure_project_topics(bootstrap: str, kafka: KafkaSettings) -> dict[str, int]:
+    """Create finsent's topics where missing (:func:`project_topics`); returns them.
+
+    The dead-letter topic takes values up to :data:`DEADLETTER_MAX_BYTES`: a dead letter
+    carries its input base64-encoded, a third larger than the input (at most the broker's 1 MiB).
+    """
+    topics = project_topics(kafka)
+    configs = {kafka.deadletter_topic: {"max.message.bytes": str(DEADLETTER_MAX_BYTES)}}
+    ensure_topics(bootstrap, topics, configs=configs)
+    return topics
+
+
+def ensure_topics(
+    bootstrap: str,
+    topics: dict[str, int],
+    timeout: float = 30.0,
+    *,
+    configs: dict[str, dict[str, str]] | None = None,
+) -> None:
+    """Create the missing ``topics`` (name -> partitions, replication factor 1, topic
+    ``configs`` by name); idempotent.
 
     Existing topics are left alone (a partition count that differs is logged, not changed).
     Returns once every topic has a leader for each partition. Raises :class:`BrokerError`.
@@ -551,7 +571,11 @@ def ensure_topics(bootstrap: str, topics: dict[str, int], timeout: float = 30.0)
                     name, existing[name], partitions,
                 )  # fmt: skip
         missing = {
-            name: {"num_partitions": partitions, "replication_factor": 1}
+            name: {
+                "num_partitions": partitions,
+                "replication_factor": 1,
+                "configs": (configs or {}).get(name, {}),
+            }
             for name, partitions in topics.items()
             if name not in existing
         }

@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from streams.errors import BrokerError, FinsentError
-from streams.records import InvalidRecord, ScoredRecord, parse_time, validate
+from streams.records import InvalidRecord, ScoredRecord, validate
 from streams.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,8 @@ POLL_MS = 500
 _HISTORY_SQL = """
 SELECT doc_id, kind, source, title, published_at, received_at, scored_at, tickers, cik, label,
        p_negative, p_neutral, p_positive, score, confidence, model_version, chunks,
-       evidence_negative, evidence_negative_score, evidence_positive, evidence_positive_score
+       evidence_negative, evidence_negative_score, evidence_positive, evidence_positive_score,
+       story_id, novelty, duplicate_of
 FROM sentiment_docs FINAL
 WHERE scored_at >= {since:DateTime64(3, 'UTC')}
   AND (empty({tickers:Array(String)}) OR hasAny(tickers, {tickers:Array(String)}))
@@ -80,26 +81,7 @@ def decode_scored(value: bytes) -> ScoredRecord:
     if not isinstance(payload, dict):
         raise InvalidRecord("value must be a JSON object", "decode")
     validate("scored-record.v1", payload)
-    return ScoredRecord(
-        doc_id=payload["doc_id"],
-        kind=payload["kind"],
-        source=payload["source"],
-        title=payload.get("title", ""),
-        published_at=parse_time(payload["published_at"]),
-        received_at=parse_time(payload["received_at"]),
-        scored_at=parse_time(payload["scored_at"]),
-        tickers=tuple(payload["tickers"]),
-        cik=payload.get("cik"),
-        label=payload["label"],
-        p_negative=payload["p_negative"],
-        p_neutral=payload["p_neutral"],
-        p_positive=payload["p_positive"],
-        score=payload["score"],
-        confidence=payload["confidence"],
-        model_version=payload["model_version"],
-        chunks=payload["chunks"],
-        evidence=_evidence((e["text"], e["score"]) for e in payload["evidence"]),
-    )
+    return ScoredRecord.from_json(payload)
 
 
 def _utc(value: datetime) -> datetime:
@@ -131,6 +113,9 @@ def _from_row(row: dict[str, Any]) -> ScoredRecord:
                 (row["evidence_positive"], row["evidence_positive_score"]),
             ]
         ),
+        story_id=row["story_id"],
+        novelty=float(row["novelty"]),
+        duplicate_of=row["duplicate_of"] or None,
     )
 
 

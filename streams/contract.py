@@ -8,11 +8,9 @@ original bytes and the field that broke the contract.
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Sequence
 
-from streams.pipeline import BatchResult, Incoming, Rejected
+from streams.pipeline import BatchResult, Rejected
 from streams.records import InvalidRecord, ScoredRecord, validate
 
 log = logging.getLogger(__name__)
@@ -29,31 +27,17 @@ def contract_violation(record: ScoredRecord) -> str | None:
     return None
 
 
-def _doc_id(incoming: Incoming) -> str | None:
-    try:
-        payload = json.loads(incoming.value or b"")
-    except ValueError:
-        return None
-    return payload.get("doc_id") if isinstance(payload, dict) else None
-
-
-def enforce_scored_contract(result: BatchResult, batch: Sequence[Incoming]) -> BatchResult:
+def enforce_scored_contract(result: BatchResult) -> BatchResult:
     """Keep the records that match the contract; turn the others into dead letters."""
-    kept: list[ScoredRecord] = []
-    broken: list[tuple[ScoredRecord, str]] = []
-    for record in result.scored:
+    kept = BatchResult([], list(result.rejected), [])
+    for record, incoming in zip(result.scored, result.inputs, strict=True):
         reason = contract_violation(record)
         if reason is None:
-            kept.append(record)
-        else:
-            broken.append((record, reason))
-    if not broken:
-        return result
-    by_doc = {_doc_id(incoming): incoming for incoming in batch}
-    rejected = list(result.rejected)
-    for record, reason in broken:
+            kept.scored.append(record)
+            kept.inputs.append(incoming)
+            continue
         log.error("scored record %s breaks %s: %s", record.doc_id, SCORED_CONTRACT, reason)
         error = InvalidRecord(f"scored record breaks {SCORED_CONTRACT}: {reason}", "classify")
         error.doc_id = record.doc_id
-        rejected.append(Rejected(by_doc[record.doc_id], error))
-    return BatchResult(kept, rejected)
+        kept.rejected.append(Rejected(incoming, error))
+    return kept

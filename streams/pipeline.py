@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 from collections.abc import Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -82,6 +83,7 @@ class BatchResult:
 
     scored: list[ScoredRecord]
     rejected: list[Rejected]
+    inputs: list[Incoming]  # the input of each scored record, in the same order
 
 
 def novelty_index(settings: NoveltySettings) -> NoveltyIndex:
@@ -112,7 +114,38 @@ class Scorer:
         self._cache: OrderedDict[str, Analysis] = OrderedDict()  # fingerprint -> verdict, LRU
 
     def score(self, batch: Sequence[Incoming]) -> BatchResult:
-        """Score every valid value of ``batch``; reject the rest with a reason."""
+        """Score every valid value of ``batch``; reject the rest with a reason.
+
+        Should scoring raise where no rule expected it (a bug that some content triggers), the
+        values are scored one by one and the ones that still raise are rejected with the error,
+        so one value cannot stop the others.
+        """
+        try:
+            return self._score(batch)
+        except Exception:
+            log.exception("batch of %d values failed to score; scoring them one by one", len(batch))
+        parts = BatchResult([], [], [])
+        for incoming in batch:
+            try:
+                part = self._score([incoming])
+            except Exception as exc:
+                where = (incoming.topic, incoming.partition, incoming.offset)
+                log.exception("value %s[%d]@%d failed to score", *where)
+                self._forget(incoming)
+                error = InvalidRecord(f"scoring failed: {exc!r}", "classify")
+                part = BatchResult([], [Rejected(incoming, error)], [])
+            parts.scored.extend(part.scored)
+            parts.rejected.extend(part.rejected)
+            parts.inputs.extend(part.inputs)
+        return parts
+
+    def _forget(self, incoming: Incoming) -> None:
+        """Take a value that was not scored out of the novelty index."""
+        if self.novelty is not None:
+            with suppress(InvalidRecord):
+                self.novelty.forget(decode_raw(incoming.value).doc_id)
+
+    def _score(self, batch: Sequence[Incoming]) -> BatchResult:
         parsed: list[tuple[Incoming, RawRecord]] = []
         rejected: list[Rejected] = []
         for incoming in batch:
@@ -121,7 +154,7 @@ class Scorer:
             except InvalidRecord as error:
                 rejected.append(Rejected(incoming, error))
         if not parsed:
-            return BatchResult([], rejected)
+            return BatchResult([], rejected, [])
         verdicts = [self._observe(record) for _, record in parsed]
         # One classification per distinct text: a repeat (cached, or earlier in this batch)
         # takes the verdict of its text.
@@ -131,7 +164,7 @@ class Scorer:
             if key not in self._cache:
                 todo.setdefault(key, record)
         analyses, failures = self._analyse_texts(todo)
-        scored = []
+        scored, inputs = [], []
         for (incoming, record), key, verdict in zip(parsed, keys, verdicts, strict=True):
             analysis = analyses.get(key)
             if analysis is None and key in self._cache:
@@ -146,9 +179,10 @@ class Scorer:
                     self.novelty.forget(record.doc_id)
                 continue
             scored.append(self._scored(incoming, record, analysis, verdict))
+            inputs.append(incoming)
         if self.novelty is not None:
             self._remember(analyses)
-        return BatchResult(scored, rejected)
+        return BatchResult(scored, rejected, inputs)
 
     def _observe(self, record: RawRecord) -> Novelty | None:
         if self.novelty is None:

@@ -125,6 +125,21 @@ class RawRecord:
         """UTF-8 JSON for Kafka."""
         return json.dumps(self.to_json(), ensure_ascii=False).encode("utf-8")
 
+    def missing_text(self) -> str | None:
+        """Why nothing of this record would be scored, or None when something would.
+
+        Scored are the body and the sections (:func:`streams.sectioned.units_of`), or, for a
+        record without sections, its title and body. A filing's or FOMC text's title is made up
+        by its producer ("ACME 8-K 2024-01-02"), so it is not scored alone.
+        """
+        if clean_text(self.body) or any(clean_text(s.text) for s in self.sections):
+            return None
+        if self.sections:
+            return "every section and the body are empty"
+        if self.kind != "news":
+            return f"a {self.kind} record needs sections or a body; its title is not scored alone"
+        return None if clean_text(self.title) else "title and body are empty"
+
     def text(self) -> str:
         """The cleaned text to score: title, body and sections in reading order."""
         parts = [self.title, self.body, *(s.text for s in self.sections)]
@@ -143,15 +158,24 @@ def decode_raw(value: bytes | None) -> RawRecord:
         ) from None
     except json.JSONDecodeError as exc:
         raise InvalidRecord(f"value is not JSON: {exc.msg} at char {exc.pos}", "decode") from None
+    except RecursionError:
+        raise InvalidRecord("value is not JSON we read: nested too deeply", "decode") from None
     if not isinstance(payload, dict):
         raise InvalidRecord(f"value must be a JSON object, got {type(payload).__name__}", "decode")
+    try:  # a JSON escape such as "\ud800" decodes to a lone surrogate, which no store can take
+        json.dumps(payload, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidRecord(
+            "value holds an unpaired UTF-16 surrogate escape (\\ud800-\\udfff), not text", "decode"
+        ) from None
     validate("raw-record.v1", payload)
     doc_id = payload["doc_id"]
     try:
         published_at = parse_time(payload["published_at"])
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: a time zone past year 1 or 9999
         raise InvalidRecord(
-            f"published_at: {payload['published_at']!r} is not an ISO 8601 time", doc_id=doc_id
+            f"published_at: {payload['published_at']!r} is not an ISO 8601 time in years 1-9999",
+            doc_id=doc_id,
         ) from None
     record = RawRecord(
         doc_id=doc_id,
@@ -169,8 +193,8 @@ def decode_raw(value: bytes | None) -> RawRecord:
         form=payload.get("form"),
         url=payload.get("url"),
     )
-    if not record.text():
-        raise InvalidRecord("no text to score: title, body and sections are empty", doc_id=doc_id)
+    if (missing := record.missing_text()) is not None:
+        raise InvalidRecord(f"no text to score: {missing}", doc_id=doc_id)
     return record
 
 
@@ -323,6 +347,53 @@ class ScoredRecord:
     def to_bytes(self) -> bytes:
         """UTF-8 JSON for Kafka."""
         return json.dumps(self.to_json(), ensure_ascii=False).encode("utf-8")
+
+    @classmethod
+    def from_json(cls, payload: dict[str, Any]) -> ScoredRecord:
+        """The record of a payload that keeps ``scored-record.v1.json``; inverse of
+        :meth:`to_json`."""
+        return cls(
+            doc_id=payload["doc_id"],
+            kind=payload["kind"],
+            source=payload["source"],
+            title=payload.get("title", ""),
+            published_at=parse_time(payload["published_at"]),
+            received_at=parse_time(payload["received_at"]),
+            scored_at=parse_time(payload["scored_at"]),
+            tickers=tuple(payload["tickers"]),
+            cik=payload.get("cik"),
+            **_verdict_of(payload),
+            model_version=payload["model_version"],
+            chunks=payload["chunks"],
+            evidence=_evidence_of(payload["evidence"]),
+            sections=tuple(
+                SectionScore(
+                    name=s["name"],
+                    title=s["title"],
+                    **_verdict_of(s),
+                    chunks=s["chunks"],
+                    evidence=_evidence_of(s["evidence"]),
+                )
+                for s in payload.get("sections", ())
+            ),
+            form=payload.get("form"),
+            entities=tuple(EntityScore(**e) for e in payload.get("entities", ())),
+            story_id=payload.get("story_id"),
+            novelty=payload.get("novelty"),
+            duplicate_of=payload.get("duplicate_of"),
+        )
+
+
+def _verdict_of(payload: dict[str, Any]) -> dict[str, Any]:
+    """The verdict fields of a document's or a section's payload (see :func:`_verdict_json`)."""
+    return {
+        name: payload[name]
+        for name in ("label", "p_negative", "p_neutral", "p_positive", "score", "confidence")
+    }
+
+
+def _evidence_of(items: list[dict[str, Any]]) -> tuple[Evidence, ...]:
+    return tuple(Evidence(e["text"], e["score"]) for e in items)
 
 
 def deadletter_bytes(

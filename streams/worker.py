@@ -14,7 +14,7 @@ from features.tickers import TickerIndex
 from models import load_classifier
 from streams.agents import ScoringAgent
 from streams.app import create_app
-from streams.broker import ensure_topics, project_topics
+from streams.broker import ensure_project_topics
 from streams.lag import group_lag
 from streams.metrics import WorkerMetrics
 from streams.pipeline import Scorer, novelty_index
@@ -43,7 +43,7 @@ def run_worker(settings: Settings, bootstrap: str, *, exit_when_done: bool = Fal
     apply_retention(store.client, settings.clickhouse.rollup_ttl_days)
     metrics = WorkerMetrics()
     raw_topics = (kafka.news_topic, kafka.filings_topic)
-    ensure_topics(bootstrap, project_topics(kafka))
+    ensure_project_topics(bootstrap, kafka)
     app, topics = create_app(settings, bootstrap)
     linker = EntityLinker.from_data_dir(settings.data_dir, tickers)
     scorer = Scorer(classifier, tickers, linker, novelty_index(settings.novelty))

@@ -15,7 +15,7 @@ import yaml
 from grafana_foundation_sdk.models.dashboard import Dashboard
 
 from streams.metrics import WorkerMetrics
-from streams.pipeline import BatchResult
+from streams.pipeline import BatchResult, Incoming
 from streams.settings import PROJECT_ROOT
 from streams.sinks.clickhouse import SentimentStore
 from tests.test_serve import scored
@@ -174,7 +174,8 @@ def test_replays_are_not_double_counted_on_the_dashboards(store):
 
 def test_every_prometheus_panel_uses_metrics_the_worker_exposes():
     metrics = WorkerMetrics()
-    metrics.observe_batch(BatchResult([scored("a")], []), 0.1)
+    incoming = Incoming(b"{}", "news.raw", 0, 0, datetime.now(UTC))
+    metrics.observe_batch(BatchResult([scored("a")], [], [incoming]), 0.1)
     metrics.set_lag({("news.raw", 0): 3})
     exposed = {
         line.split("{")[0].split(" ")[0]

@@ -152,6 +152,25 @@ def test_edgar_poller_is_polite_and_restart_safe(server, edgar_dir, tmp_path):
     assert all(headers["User-Agent"] == USER_AGENT for _, _, headers in server.requests)
 
 
+def test_edgar_poller_asks_again_for_a_filing_that_failed(server, edgar_dir, tmp_path):
+    index = (edgar_dir / "form.20200318.idx").read_bytes()
+    late, ok = [r for r in parse_index(index.decode("latin-1")) if r.form == "8-K"][:2]
+    server.routes[INDEX_PATH] = (index, "")
+    server.routes[f"/Archives/{ok.path}"] = ((edgar_dir / FILING_FILES[0]).read_bytes(), "")
+    state = tmp_path / "edgar.json"
+    ciks = [late.cik, ok.cik]
+
+    first = _edgar_poller(server, state, ciks, 20.0).poll(today=date(2020, 3, 20))
+    _edgar_poller(server, state, ciks, 20.0).commit(first)
+    assert [r["doc_id"] for r in first.records] == [f"edgar:{ok.accession}"]
+    assert first.cursor == {"next_day": DAY.isoformat()}  # the 18th is not finished
+
+    server.routes[f"/Archives/{late.path}"] = ((edgar_dir / FILING_FILES[1]).read_bytes(), "")
+    second = _edgar_poller(server, state, ciks, 20.0).poll(today=date(2020, 3, 20))
+    assert [r["doc_id"] for r in second.records] == [f"edgar:{late.accession}"]
+    assert second.cursor == {"next_day": "2020-03-19"}
+
+
 def test_polite_client_stays_under_its_rate(server):
     server.routes["/x"] = (b"ok", "")
     rate = 10.0  # the SEC's limit: the client must never exceed it

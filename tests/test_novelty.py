@@ -183,3 +183,33 @@ def test_novelty_and_poll_settings_are_checked():
     for bad in ({"FINSENT_NOVELTY_THRESHOLD": "1.5"}, {"FINSENT_SEC_RATE": "20"}):
         with pytest.raises(ConfigError):
             load_settings(bad)
+
+
+class PoisonedIndex(NoveltyIndex):
+    """The real index, raising on one doc id: a bug that one value's content triggers."""
+
+    def __init__(self, poisoned: str) -> None:
+        super().__init__()
+        self.poisoned = poisoned
+
+    def observe(self, doc_id, text, published_at, tickers=()):
+        if doc_id == self.poisoned:
+            raise RuntimeError("index broke")
+        return super().observe(doc_id, text, published_at, tickers)
+
+
+@pytest.mark.model
+def test_a_value_that_breaks_scoring_is_rejected_alone(served_model, benzinga, ticker_index):
+    records = benzinga[:3]
+    poisoned = PoisonedIndex(records[1]["doc_id"])
+    scorer = Scorer(Classifier(served_model, "cpu"), ticker_index, novelty=poisoned)
+    batch = _incoming(records)
+
+    result = scorer.score(batch)
+
+    assert [r.doc_id for r in result.scored] == [records[0]["doc_id"], records[2]["doc_id"]]
+    assert result.inputs == [batch[0], batch[2]]
+    (rejected,) = result.rejected
+    assert rejected.incoming is batch[1]
+    assert rejected.error.stage == "classify"
+    assert rejected.error.reason == "scoring failed: RuntimeError('index broke')"

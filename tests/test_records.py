@@ -52,6 +52,11 @@ def test_valid_record_is_parsed_and_cleaned():
         (_bytes({**GOOD, "title": " <br> \n"}), "validate", "no text"),
         (_bytes({**GOOD, "tickers": "A"}), "validate", "tickers"),
         (_bytes({**GOOD, "cik": "12ab"}), "validate", "cik"),
+        (b"[" * 100_000, "decode", "nested too deeply"),
+        (_bytes({**GOOD, "published_at": "0001-01-01T00:00:00+01:00"}), "validate", "ISO 8601"),
+        (b'{"title": "Apple \\ud800 rises"}', "decode", "surrogate"),
+        (_bytes({**GOOD, "sections": [{"name": "Item 2.02", "text": " "}]}), "validate", "every"),
+        (_bytes({**GOOD, "kind": "filing"}), "validate", "title is not scored alone"),
     ],
 )
 def test_invalid_records_say_why(value, stage, reason):

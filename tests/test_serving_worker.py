@@ -25,7 +25,7 @@ from clickhouse_connect.driver.exceptions import DatabaseError
 from kafka import KafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 
-from streams.broker import ensure_topics, project_topics
+from streams.broker import ensure_project_topics
 from streams.client import subscribe
 from streams.lag import group_lag
 from streams.queries import EXAMPLES
@@ -53,7 +53,7 @@ class RunningWorker:
         }
         self.settings = load_settings(self.env)
         self.bootstrap = bootstrap
-        ensure_topics(bootstrap, project_topics(self.settings.kafka))
+        ensure_project_topics(bootstrap, self.settings.kafka)
         self.proc: subprocess.Popen | None = None
         self.sent: list[str] = []
 

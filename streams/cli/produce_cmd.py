@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from streams.broker import ensure_broker, ensure_topics, project_topics
+from streams.broker import ensure_broker, ensure_project_topics
 from streams.producer import produce as send
 from streams.settings import Settings
 from streams.sources import SOURCES, get_source
@@ -32,7 +32,7 @@ def _replay(
 ) -> None:
     records = get_source(family, source)(settings.data_dir, path).records(limit)
     bootstrap = ensure_broker(settings)
-    ensure_topics(bootstrap, project_topics(settings.kafka))
+    ensure_project_topics(bootstrap, settings.kafka)
     topic = settings.kafka.news_topic if family == "news" else settings.kafka.filings_topic
     sent = send(bootstrap, topic, records, rate=rate)
     click.echo(f"sent {sent} {source} records to {topic} at {bootstrap}")

@@ -125,7 +125,9 @@ class EdgarPoller:
                 if limit is not None and len(records) >= limit:
                     finished = False
                     break
-                if (record := self._record(row)) is not None:
+                if (record := self._record(row)) is None:
+                    finished = False  # the day is read again next poll; the rest stay seen
+                else:
                     records.append(record)
                     ids.append(row.accession)
             if not finished and next_day is None:
