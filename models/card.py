@@ -15,10 +15,6 @@ def write_card(folder: Path, card: dict[str, Any]) -> None:
     (folder / CARD_MD).write_text(render_markdown(card))
 
 
-def read_card(folder: Path) -> dict[str, Any]:
-    return json.loads((folder / CARD_JSON).read_text())
-
-
 def _metrics_rows(metrics: dict[str, Any]) -> list[str]:
     rows = ["| model file | eval set | rows | accuracy | weighted F1 |", "|---|---|---|---|---|"]
     for variant, sets in metrics.items():

@@ -235,24 +235,35 @@ def transfer_sentences(data_dir: Path, n: int, seed: int) -> tuple[str, ...]:
     import random
 
     from features.chunking import split_sentences
-    from streams.sources.filings import Sec8kSource
 
     low, high = TRANSFER_WORDS
     seen: set[str] = set()
     pool: list[str] = []
-    for record in Sec8kSource(data_dir, _require(data_dir / SEC_8K)).records():
-        for section in record["sections"]:
-            for sentence in split_sentences(section["text"]):
-                text = clean_text(sentence)
-                words = text.split()
-                if not low <= len(words) <= high or sum(c.isalpha() for c in text) < len(text) / 2:
-                    continue
-                key = text_key(text)
-                if key not in seen:
-                    seen.add(key)
-                    pool.append(text)
+    for item in _sec_8k_items(_require(data_dir / SEC_8K)):
+        for sentence in split_sentences(item):
+            text = clean_text(sentence)
+            words = text.split()
+            if not low <= len(words) <= high or sum(c.isalpha() for c in text) < len(text) / 2:
+                continue
+            key = text_key(text)
+            if key not in seen:
+                seen.add(key)
+                pool.append(text)
     random.Random(seed).shuffle(pool)
     return tuple(pool[:n])
+
+
+def _sec_8k_items(path: Path) -> list[str]:
+    """The non-empty item texts of the 8-K file (one JSON filing per line, a field per item),
+    filings in filing-date order."""
+    with path.open(encoding="utf-8") as lines:
+        filings = sorted(map(json.loads, lines), key=lambda f: f["filing_date"])
+    return [
+        text
+        for filing in filings
+        for key, text in filing.items()
+        if key.startswith("item_") and text and text.strip()
+    ]
 
 
 def training_files(data_dir: Path, name: str = "default") -> list[Path]:

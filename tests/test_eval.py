@@ -126,7 +126,10 @@ def test_eval_on_a_real_sample(served_model: Path, data_dir: Path, tmp_path: Pat
         assert 0 <= m["ece"] <= 1 and m["accuracy"] > 0.6
         assert sum(map(sum, m["confusion"])) == m["rows"]
     goals = {g["set"]: g for g in result["goals"]}
-    assert goals["twitter_financial_news_valid"]["goal"] == 0.90
+    twitter_goal = goals["twitter_financial_news_valid"]
+    assert (twitter_goal["metric"], twitter_goal["value"]) == ("f1_weighted", tw["f1_weighted"])
+    assert twitter_goal["met"] == (tw["f1_weighted"] >= 0.90)
+    assert twitter_goal["gap"] == pytest.approx(tw["f1_weighted"] - 0.90, abs=1e-4)
     paths = save_plots(result, tmp_path)
     for p in paths:
         assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and p.stat().st_size > 10_000

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import click
 
-from streams.records import parse_time
+from streams.cli.options import iso_time
 from streams.settings import Settings
 
 
 @click.command()
 @click.option("--ticker", required=True, metavar="T", help="The ticker to draw.")
-@click.option("--since", metavar="TIME", help="First time to draw (ISO 8601); default all.")
+@click.option(
+    "--since", callback=iso_time, metavar="TIME", help="First time to draw (ISO 8601); default all."
+)
 @click.option(
     "--per", type=click.Choice(["minute", "day"]), default="day", show_default=True,
     help="Bucket of the series.",
@@ -21,7 +24,7 @@ from streams.settings import Settings
     "--out", type=click.Path(dir_okay=False, path_type=Path), required=True, metavar="FILE.png"
 )
 @click.pass_obj
-def plot(settings: Settings, ticker: str, since: str | None, per: str, out: Path) -> None:
+def plot(settings: Settings, ticker: str, since: datetime | None, per: str, out: Path) -> None:
     """Draw TICKER's average score and its document count over time into FILE.png.
 
     finsent plot --ticker ABX --out abx.png
@@ -29,8 +32,7 @@ def plot(settings: Settings, ticker: str, since: str | None, per: str, out: Path
     from streams.history import History
     from streams.plotting import score_and_volume
 
-    start = parse_time(since) if since else None
     with History.open(settings) as history:
-        frame = history.series(ticker, start, daily=per == "day")
+        frame = history.series(ticker, since, daily=per == "day")
     score_and_volume(frame, ticker, per, out)
     click.echo(f"wrote {out} ({len(frame)} {per}s)")

@@ -6,17 +6,8 @@ import json
 
 import click
 
-from streams.records import parse_time
+from streams.cli.options import iso_time
 from streams.settings import Settings
-
-
-def _time(_: click.Context, __: click.Parameter, value: str | None):
-    if value is None:
-        return None
-    try:
-        return parse_time(value)
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not an ISO 8601 time") from None
 
 
 @click.command()
@@ -28,7 +19,7 @@ def _time(_: click.Context, __: click.Parameter, value: str | None):
 @click.option("--min-confidence", type=click.FloatRange(0, 1), default=0.0, show_default=True)
 @click.option("--from-beginning", is_flag=True, help="Start at the oldest record the topic holds.")
 @click.option(
-    "--since", callback=_time, metavar="TIME",
+    "--since", callback=iso_time, metavar="TIME",
     help="Records scored since TIME (ISO 8601, UTC if no zone): the store's history, then live.",
 )  # fmt: skip
 @click.option("--limit", type=click.IntRange(min=1), help="Stop after N records.")
