@@ -81,7 +81,7 @@ class NoveltyIndex:
         self,
         *,
         max_docs: int = 50_000,
-        window: timedelta = timedelta(hours=72),
+        window: timedelta = timedelta(hours=24),
         threshold: float = 0.7,
         num_perm: int = 64,
     ) -> None:
