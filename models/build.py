@@ -115,9 +115,7 @@ def _build_into(
     sets = labeled.training_sets(data_dir, config.name)
     rows = train.training_rows(sets, config)
     torch_dir = tmp / registry.TORCH_DIR
-    stats, teacher = _train(
-        tmp, torch_dir, base, cache_dir, data_dir, data_digest, config, sets, rows, progress
-    )
+    stats, teacher = _train(tmp, torch_dir, base, cache_dir, data_dir, config, sets, rows, progress)
 
     # tokenizer beside the ONNX files (tokenizer.json is what the runtime reads)
     for name in bases.TOKENIZER_FILES:
@@ -235,36 +233,34 @@ def _train(
     base: Path,
     cache_dir: Path,
     data_dir: Path,
-    data_digest: str,
     config: TrainConfig,
     sets: list[labeled.LabeledSet],
     rows: Rows,
     progress: bool,
 ) -> tuple[dict, dict]:
-    """Train the model into ``torch_dir`` (from the teacher's soft labels too when the recipe has
-    one) and write the keys of every text trained on. Returns (training stats, teacher record).
+    """Train the model into ``torch_dir`` and write the keys of every text trained on. With a
+    teacher in the recipe, the student also learns from its soft labels, on the labeled rows and
+    on unlabeled ones (filing and news sentences, noisy copies of the labeled texts). Returns
+    (training stats, teacher record).
 
     Training already finished by a killed build (``train.json`` there) is reused.
     """
-    from models import distill, train
+    from models import augment, distill, train
 
     texts, labels, keys = list(rows.fit_texts), list(rows.fit_labels), rows.keys()
     teacher: dict = {}
     if config.teacher is not None:
         t_rows = train.training_rows(sets, config.teacher_recipe())
         teacher_dir, teacher = distill.ensure_teacher(
-            cache_dir,
-            data_dir,
-            data_digest,
-            config,
-            t_rows.fit_texts,
-            t_rows.fit_labels,
-            progress=progress,
+            cache_dir, data_dir, config, t_rows.fit_texts, t_rows.fit_labels, progress=progress
         )
-        transfer = labeled.transfer_sentences(data_dir, config.transfer_sentences, config.seed)
-        texts += transfer
-        labels += [-1] * len(transfer)
-        keys = sorted({*keys, *map(labeled.text_key, transfer)})
+        unlabeled = [
+            *labeled.transfer_sentences(data_dir, config),
+            *augment.noisy_copies(rows.fit_texts, config.noisy_copies, config.seed),
+        ]
+        texts += unlabeled
+        labels += [-1] * len(unlabeled)
+        keys = sorted({*keys, *map(labeled.text_key, unlabeled)})
     (tmp / registry.TRAINING_KEYS).write_text("\n".join(keys) + "\n")
     train_json = torch_dir / "train.json"
     if train_json.is_file():

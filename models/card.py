@@ -35,7 +35,10 @@ def _teacher_lines(card: dict[str, Any]) -> list[str]:
         f"- distilled from a {teacher['base']} teacher fine-tuned on the same labeled rows "
         f"({teacher['steps']} steps in {teacher['seconds']} s), loss weight "
         f"{hp['distill_weight']} on its soft labels at temperature {hp['distill_temperature']}, "
-        f"plus {hp['transfer_sentences']} unlabeled 8-K sentences it labeled"
+        f"plus, with the teacher's labels only, {hp['transfer_sentences']} 8-K and "
+        f"{hp['mdna_sentences']} 10-K MD&A sentences"
+        + (", the FinEntity paragraphs' sentences" if hp["finentity_sentences"] else "")
+        + f" and {hp['noisy_copies']} noisy copies per labeled text"
     ]
 
 

@@ -14,11 +14,16 @@ import json
 import math
 import re
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from features.cleaning import clean_text
 from streams.errors import FinsentError
+
+if TYPE_CHECKING:
+    from models.registry import TrainConfig
 
 LABELS: tuple[str, ...] = ("negative", "neutral", "positive")
 LABEL_INDEX: dict[str, int] = {name: i for i, name in enumerate(LABELS)}
@@ -34,7 +39,9 @@ FINGPT_TEST_SIZE = 0.25
 FINGPT_SEED = 42
 FINENTITY_NAME = "finentity_agreeing_paragraphs"
 SEC_8K = Path("streams/filings/sec_8k_items.jsonl")
+SEC_10K = Path("streams/filings/sec_10k_items.jsonl")
 TRANSFER_WORDS = (8, 60)  # sentence length (words) kept for the transfer set
+MDNA_CHARS = 30_000  # of each 10-K's Item 7 (MD&A): its overview and results come first
 _NON_WORD = re.compile(r"[\W_]+")
 
 # Twitter financial news: 0=bearish, 1=bullish, 2=neutral.
@@ -225,21 +232,44 @@ def training_sets(data_dir: Path, name: str = "default") -> list[LabeledSet]:
     return sets
 
 
-def transfer_sentences(data_dir: Path, n: int, seed: int) -> tuple[str, ...]:
-    """``n`` unlabeled sentences of real 8-K items (SEC public records), cleaned, unique by
-    :func:`text_key`, drawn at random with ``seed``: the teacher labels them for the student.
+def transfer_sentences(data_dir: Path, config: TrainConfig) -> tuple[str, ...]:
+    """Unlabeled real sentences for the teacher to label, cleaned and unique by
+    :func:`text_key`:
 
-    Press-release sentences ("net sales rose 12% to ...") are what the labeled sets lack: Twitter
-    is headlines and FinEntity is a few hundred paragraphs.
+    * ``config.transfer_sentences`` sentences of 8-K items (SEC public records), drawn at
+      random with ``config.seed``: press-release sentences ("net sales rose 12% to ...");
+    * ``config.mdna_sentences`` sentences of 10-K MD&A sections (Item 7), drawn the same way;
+    * with ``config.finentity_sentences``, every sentence of the FinEntity paragraphs
+      (ODC-BY), news read one sentence at a time, as the worker reads evidence and as
+      PhraseBank is written.
+
+    The labeled sets lack these: Twitter is headlines, FinEntity a few hundred whole paragraphs.
     """
     import random
 
+    pools = [
+        (_sentences(_sec_items(_require(data_dir / SEC_8K))), config.transfer_sentences),
+        (_sentences(_sec_items(_require(data_dir / SEC_10K), "item_7")), config.mdna_sentences),
+    ]
+    out: dict[str, str] = {}
+    for pool, n in pools:
+        random.Random(config.seed).shuffle(pool)
+        out.update((text_key(t), t) for t in pool[:n] if text_key(t) not in out)
+    if config.finentity_sentences:
+        paragraphs = finentity_paragraphs(data_dir).texts
+        out.update((text_key(t), t) for t in _sentences(paragraphs) if text_key(t) not in out)
+    return tuple(out.values())
+
+
+def _sentences(texts: Iterable[str]) -> list[str]:
+    """The sentences of ``texts`` (pysbd) of TRANSFER_WORDS words, mostly letters, cleaned,
+    the first of each :func:`text_key`, in order."""
     from features.chunking import split_sentences
 
     low, high = TRANSFER_WORDS
     seen: set[str] = set()
     pool: list[str] = []
-    for item in _sec_8k_items(_require(data_dir / SEC_8K)):
+    for item in texts:
         for sentence in split_sentences(item):
             text = clean_text(sentence)
             words = text.split()
@@ -249,29 +279,34 @@ def transfer_sentences(data_dir: Path, n: int, seed: int) -> tuple[str, ...]:
             if key not in seen:
                 seen.add(key)
                 pool.append(text)
-    random.Random(seed).shuffle(pool)
-    return tuple(pool[:n])
+    return pool
 
 
-def _sec_8k_items(path: Path) -> list[str]:
-    """The non-empty item texts of the 8-K file (one JSON filing per line, a field per item),
-    filings in filing-date order."""
+def _sec_items(path: Path, only: str | None = None) -> list[str]:
+    """The non-empty item texts of a filings file (one JSON filing per line, a field per item;
+    only the ``only`` item when given, its first MDNA_CHARS for Item 7), in filing-date order."""
     with path.open(encoding="utf-8") as lines:
         filings = sorted(map(json.loads, lines), key=lambda f: f["filing_date"])
     return [
-        text
+        text[:MDNA_CHARS] if key == "item_7" else text
         for filing in filings
         for key, text in filing.items()
-        if key.startswith("item_") and text and text.strip()
+        if (key == only if only else key.startswith("item_")) and text and text.strip()
     ]
 
 
-def training_files(data_dir: Path, name: str = "default") -> list[Path]:
-    """The files model ``name`` is trained from (their contents go into the build key)."""
-    files = [data_dir / TWITTER_TRAIN, data_dir / FINENTITY, data_dir / SEC_8K]
+def labeled_files(data_dir: Path, name: str = "default") -> list[Path]:
+    """The labeled files of model ``name``: what its teacher is trained from."""
+    files = [data_dir / TWITTER_TRAIN, data_dir / FINENTITY]
     if name == "research":
         files.append(data_dir / PHRASEBANK_50AGREE)
     return files
+
+
+def training_files(data_dir: Path, name: str = "default") -> list[Path]:
+    """The files model ``name`` is trained from (their contents go into the build key): the
+    labeled ones and the filings the transfer sentences come from."""
+    return [*labeled_files(data_dir, name), data_dir / SEC_8K, data_dir / SEC_10K]
 
 
 def eval_sets(data_dir: Path) -> list[LabeledSet]:

@@ -29,16 +29,16 @@ TRAIN_JSON = "train.json"
 BATCH = 64
 
 
-def teacher_key(config: TrainConfig, data_digest: str) -> str:
-    """Cache key of the teacher of ``config``: its recipe hash and the training data hash
-    (:func:`models.registry.data_hash` of the student's training files)."""
-    return registry.build_key(registry.recipe_hash(config.teacher_recipe()), data_digest)
+def teacher_key(config: TrainConfig, data_dir: Path) -> str:
+    """Cache key of the teacher of ``config``: its recipe hash and the hash of the labeled
+    files it learns from."""
+    data = registry.data_hash(labeled.labeled_files(data_dir, config.name))
+    return registry.build_key(registry.teacher_hash(config), data)
 
 
 def ensure_teacher(
     cache_dir: Path,
     data_dir: Path,
-    data_digest: str,
     config: TrainConfig,
     texts: Sequence[str],
     labels: Sequence[int],
@@ -48,13 +48,12 @@ def ensure_teacher(
     """The fine-tuned teacher's folder and its training statistics, training it when missing.
 
     ``texts``/``labels`` are the teacher's labeled rows (``training_rows`` of the teacher
-    recipe); ``data_digest`` is the hash of the files they come from. A killed run leaves no
-    ``train.json`` and trains again on the next build.
+    recipe). A killed run leaves no ``train.json`` and trains again on the next build.
     """
     from models import train
 
     recipe = config.teacher_recipe()
-    folder = cache_dir / TEACHERS_DIR / teacher_key(config, data_digest)
+    folder = cache_dir / TEACHERS_DIR / teacher_key(config, data_dir)
     stats_file = folder / TRAIN_JSON
     if stats_file.is_file():
         log.info("teacher from the cache: %s", folder)

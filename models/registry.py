@@ -31,7 +31,18 @@ log = logging.getLogger(__name__)
 #    before INT8, FP16 file for the GPU, named models (default | research)
 # 4: distilled from an all-mpnet-base-v2 teacher, with unlabeled 8-K sentences as transfer set;
 #    base models identified by their packages' recorded digests
-BUILD_FORMAT = 4
+# 5: 10-K MD&A and FinEntity sentences and noisy copies of the labeled rows (models.augment)
+#    in the transfer set
+BUILD_FORMAT = 5
+
+# The teacher's own cache key (models.distill) hashes TEACHER_FORMAT, its base and the fields of
+# its recipe that its training reads, so that student-only changes keep the cached teacher.
+# 1: fine-tuned as models.train.fine_tune does (cleaned rows, class weights, calibration hold-out)
+TEACHER_FORMAT = 1
+TEACHER_FIELDS = (
+    "name", "base", "epochs", "batch_size", "max_length", "learning_rate", "weight_decay",
+    "warmup_ratio", "seed", "class_weight_power", "news_repeat", "calibration_fraction",
+)  # fmt: skip
 
 # Files of a complete model folder.
 FP32_ONNX = "model.onnx"
@@ -97,7 +108,13 @@ class TrainConfig:
     teacher: TeacherConfig | None = TeacherConfig()
     distill_weight: float = 0.5
     distill_temperature: float = 2.0
-    transfer_sentences: int = 4000  # unlabeled 8-K sentences (SEC public records)
+    # Unlabeled text the teacher labels for the student (models.data.transfer_sentences,
+    # models.augment): 8-K and 10-K MD&A sentences (SEC public records), the FinEntity
+    # paragraphs' sentences, noisy copies of each labeled text.
+    transfer_sentences: int = 4000
+    mdna_sentences: int = 4000
+    finentity_sentences: bool = True
+    noisy_copies: int = 1
 
     def teacher_recipe(self) -> TrainConfig:
         """The recipe the teacher is fine-tuned with (same rows, its own base and schedule)."""
@@ -111,10 +128,13 @@ class TrainConfig:
             learning_rate=t.learning_rate,
             warmup_ratio=t.warmup_ratio,
             news_repeat=t.news_repeat,
-            teacher=None,  # the distillation fields stay out of the teacher's key
+            teacher=None,
             distill_weight=0.0,
             distill_temperature=1.0,
             transfer_sentences=0,
+            mdna_sentences=0,
+            finentity_sentences=False,
+            noisy_copies=0,
         )
 
 
@@ -159,6 +179,17 @@ def recipe_hash(config: TrainConfig) -> str:
     if config.teacher is not None:
         h.update(f"teacher:{bases.by_name(config.teacher.base).fingerprint()}\n".encode())
     h.update(json.dumps(asdict(config), sort_keys=True).encode())
+    return h.hexdigest()
+
+
+def teacher_hash(config: TrainConfig) -> str:
+    """Hash of what the teacher of ``config`` is trained from, the data aside: TEACHER_FORMAT,
+    its base package and the TEACHER_FIELDS of :meth:`TrainConfig.teacher_recipe`."""
+    teacher = config.teacher_recipe()
+    h = hashlib.sha256()
+    h.update(f"finsent-teacher-format={TEACHER_FORMAT}\n".encode())
+    h.update(f"base:{bases.by_name(teacher.base).fingerprint()}\n".encode())
+    h.update(json.dumps({k: getattr(teacher, k) for k in TEACHER_FIELDS}, sort_keys=True).encode())
     return h.hexdigest()
 
 

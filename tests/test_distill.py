@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import io
 import zipfile
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from models import bases
-from models.data import TRANSFER_WORDS, text_key, training_files, transfer_sentences
-from models.registry import TrainConfig, data_hash, recipe, recipe_hash
+from models.augment import noisy_copies
+from models.data import (
+    TRANSFER_WORDS,
+    finentity_paragraphs,
+    text_key,
+    transfer_sentences,
+)
+from models.registry import TEACHER_FIELDS, TrainConfig, recipe, recipe_hash
 from models.train import class_weights, fine_tune
 from streams.errors import FinsentError
 
@@ -50,28 +56,70 @@ def test_student_only_settings_keep_the_teacher(data_dir: Path) -> None:
     from models.distill import teacher_key
 
     student = recipe("default")
-    digest = data_hash(training_files(data_dir, "default"))
-    key = teacher_key(student, digest)
+    key = teacher_key(student, data_dir)
     for change in (
         {"distill_weight": 0.8},
         {"distill_temperature": 3.0},
         {"transfer_sentences": 10},
+        {"noisy_copies": 3},
+        {"epochs": 5, "learning_rate": 5e-5, "news_repeat": 3},  # the teacher has its own
     ):
-        assert teacher_key(replace(student, **change), digest) == key, change
+        assert teacher_key(replace(student, **change), data_dir) == key, change
     slower = replace(student, teacher=replace(student.teacher, epochs=3))
-    assert teacher_key(slower, digest) != key
-    assert teacher_key(student, "other data") != key
+    assert teacher_key(slower, data_dir) != key
+    assert teacher_key(replace(student, seed=14), data_dir) != key  # the rows' split and order
+    assert teacher_key(recipe("research"), data_dir) != key  # PhraseBank rows too
+
+
+def test_every_recipe_field_is_a_teacher_field_or_a_student_one() -> None:
+    """A new TrainConfig field must be sorted: does the teacher's training read it?"""
+    student_only = {"teacher", "distill_weight", "distill_temperature", "transfer_sentences"}
+    student_only |= {"mdna_sentences", "finentity_sentences", "noisy_copies"}
+    names = {f.name for f in fields(TrainConfig)}
+    assert names == set(TEACHER_FIELDS) | student_only
+    assert not set(TEACHER_FIELDS) & student_only
+
+
+def test_noisy_copies_are_stable_and_keep_to_the_training_vocabulary() -> None:
+    texts = [
+        "$AAPL - Apple shares rise after strong iPhone sales in China",
+        "$TSLA - Tesla recalls 2 million cars over autopilot concerns",
+        "Oil falls as OPEC output rises",
+    ] * 2
+    first = noisy_copies(texts, 4, seed=13)
+    assert first == noisy_copies(texts, 4, seed=13)
+    assert first != noisy_copies(texts, 4, seed=14)
+    assert 0 < len(first) <= 3 * 4 and not set(first) & set(texts)
+    vocabulary = {w for t in texts for w in t.split()}
+    assert all(set(c.split()) <= vocabulary for c in first)
+    cashtags = [w for c in first for w in c.split() if w.startswith("$")]
+    assert set(cashtags) <= {"$AAPL", "$TSLA"} and len(set(cashtags)) == 2
+
+
+def _transfer(data_dir: Path, eight_k: int, mdna: int, news: bool, seed: int) -> tuple[str, ...]:
+    config = TrainConfig(
+        transfer_sentences=eight_k, mdna_sentences=mdna, finentity_sentences=news, seed=seed
+    )
+    return transfer_sentences(data_dir, config)
 
 
 def test_transfer_sentences_are_real_unique_and_stable(data_dir: Path) -> None:
-    first = transfer_sentences(data_dir, 300, seed=13)
-    assert first == transfer_sentences(data_dir, 300, seed=13)
-    assert first != transfer_sentences(data_dir, 300, seed=14)
+    first = _transfer(data_dir, 300, 0, False, seed=13)
+    assert first == _transfer(data_dir, 300, 0, False, seed=13)
+    assert first != _transfer(data_dir, 300, 0, False, seed=14)
     assert len(first) == 300 and len({text_key(t) for t in first}) == 300
     low, high = TRANSFER_WORDS
     assert all(low <= len(t.split()) <= high for t in first)
     raw = (data_dir / "streams/filings/sec_8k_items.jsonl").read_text(encoding="utf-8")
     assert sum(t[:40] in raw for t in first) > 250  # cleaning changes a few quotes and spaces
+
+    mixed = _transfer(data_dir, 300, 200, True, seed=13)
+    assert mixed[:300] == first and len({text_key(t) for t in mixed}) == len(mixed)
+    mdna, news = mixed[300:500], mixed[500:]
+    raw_10k = (data_dir / "streams/filings/sec_10k_items.jsonl").read_text(encoding="utf-8")
+    assert sum(t[:40] in raw_10k for t in mdna) > 160
+    paragraphs = " ".join(finentity_paragraphs(data_dir).texts)
+    assert len(news) > 800 and sum(t[:40] in paragraphs for t in news) > 0.8 * len(news)
 
 
 def test_class_weights_ignore_rows_without_gold() -> None:
@@ -87,7 +135,7 @@ def test_student_follows_soft_labels_alone(data_dir: Path, tmp_path: Path) -> No
     """Rows with no gold label and a 'positive' teacher: the real MiniLM learns to say positive."""
     from models.distill import soft_labels
 
-    texts = list(transfer_sentences(data_dir, 48, seed=5))
+    texts = list(_transfer(data_dir, 48, 0, False, seed=5))
     soft = np.tile(np.array([[0.02, 0.08, 0.90]], dtype=np.float32), (len(texts), 1))
     config = TrainConfig(
         epochs=2, batch_size=8, learning_rate=3e-4, distill_weight=1.0, distill_temperature=1.0
