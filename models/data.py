@@ -247,38 +247,36 @@ def transfer_sentences(data_dir: Path, config: TrainConfig) -> tuple[str, ...]:
     """
     import random
 
-    pools = [
+    drawn = [
         (_sentences(_sec_items(_require(data_dir / SEC_8K))), config.transfer_sentences),
         (_sentences(_sec_items(_require(data_dir / SEC_10K), "item_7")), config.mdna_sentences),
     ]
     out: dict[str, str] = {}
-    for pool, n in pools:
+    for sentences, n in drawn:
+        pool = list(sentences.items())
         random.Random(config.seed).shuffle(pool)
-        out.update((text_key(t), t) for t in pool[:n] if text_key(t) not in out)
+        for key, text in pool[:n]:
+            out.setdefault(key, text)
     if config.finentity_sentences:
-        paragraphs = finentity_paragraphs(data_dir).texts
-        out.update((text_key(t), t) for t in _sentences(paragraphs) if text_key(t) not in out)
+        for key, text in _sentences(finentity_paragraphs(data_dir).texts).items():
+            out.setdefault(key, text)
     return tuple(out.values())
 
 
-def _sentences(texts: Iterable[str]) -> list[str]:
+def _sentences(texts: Iterable[str]) -> dict[str, str]:
     """The sentences of ``texts`` (pysbd) of TRANSFER_WORDS words, mostly letters, cleaned,
-    the first of each :func:`text_key`, in order."""
+    by :func:`text_key` (the first of each key), in order."""
     from features.chunking import split_sentences
 
     low, high = TRANSFER_WORDS
-    seen: set[str] = set()
-    pool: list[str] = []
+    pool: dict[str, str] = {}
     for item in texts:
         for sentence in split_sentences(item):
             text = clean_text(sentence)
             words = text.split()
             if not low <= len(words) <= high or sum(c.isalpha() for c in text) < len(text) / 2:
                 continue
-            key = text_key(text)
-            if key not in seen:
-                seen.add(key)
-                pool.append(text)
+            pool.setdefault(text_key(text), text)
     return pool
 
 
