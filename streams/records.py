@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
@@ -146,6 +147,21 @@ class RawRecord:
         return clean_text("\n".join(p for p in parts if p))
 
 
+# Raw UTF-8 cannot hold a surrogate (decoding refuses it): only an escape \ud800-\udfff makes one.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _refuse_lone_surrogates(payload: dict) -> None:
+    """Raise when a decoded string holds an unpaired surrogate, which no store can encode
+    (a pair of escapes for one character outside the BMP is fine)."""
+    try:
+        json.dumps(payload, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidRecord(
+            "value holds an unpaired UTF-16 surrogate escape (\\ud800-\\udfff), not text", "decode"
+        ) from None
+
+
 def decode_raw(value: bytes | None) -> RawRecord:
     """Parse and validate a Kafka value; raise :class:`InvalidRecord` with the reason."""
     if value is None:
@@ -162,12 +178,8 @@ def decode_raw(value: bytes | None) -> RawRecord:
         raise InvalidRecord("value is not JSON we read: nested too deeply", "decode") from None
     if not isinstance(payload, dict):
         raise InvalidRecord(f"value must be a JSON object, got {type(payload).__name__}", "decode")
-    try:  # a JSON escape such as "\ud800" decodes to a lone surrogate, which no store can take
-        json.dumps(payload, ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError:
-        raise InvalidRecord(
-            "value holds an unpaired UTF-16 surrogate escape (\\ud800-\\udfff), not text", "decode"
-        ) from None
+    if _SURROGATE_ESCAPE.search(value):
+        _refuse_lone_surrogates(payload)
     validate("raw-record.v1", payload)
     doc_id = payload["doc_id"]
     try:

@@ -66,6 +66,23 @@ def test_invalid_records_say_why(value, stage, reason):
     assert reason in caught.value.reason
 
 
+@pytest.mark.parametrize(
+    ("title", "expected"),
+    [
+        ("up \\ud83d\\ude00 today", "up \U0001f600 today"),  # an escaped pair is one character
+        ("path C:\\\\ud800", "path C:\\ud800"),  # an escaped backslash, then plain letters
+    ],
+)
+def test_surrogate_escapes_that_make_text_are_kept(title, expected):
+    value = _bytes({**GOOD, "title": "TITLE"}).replace(b"TITLE", title.encode())
+    assert decode_raw(value).title == expected
+
+
+def test_upper_case_lone_surrogate_escape_is_refused():
+    with pytest.raises(InvalidRecord, match="surrogate"):
+        decode_raw(_bytes({**GOOD, "title": "TITLE"}).replace(b"TITLE", b"a \\uDFFF b"))
+
+
 def test_scored_record_matches_its_published_schema():
     now = datetime.now(UTC)
     record = ScoredRecord(
