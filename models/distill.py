@@ -9,6 +9,7 @@ build-time only.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -27,6 +28,7 @@ log = logging.getLogger(__name__)
 TEACHERS_DIR = "teachers"
 TRAIN_JSON = "train.json"
 BATCH = 64
+LOGITS_FILE = "logits-{max_length}.npz"  # in the teacher's folder: its logits by text digest
 
 
 def teacher_key(config: TrainConfig, data_dir: Path) -> str:
@@ -103,8 +105,40 @@ def soft_labels(
 ) -> np.ndarray:
     """The teacher's class probabilities at ``temperature`` for each text, shape (n, 3).
 
-    Each distinct text is read once; batches are grouped by length so padding stays small.
+    The teacher's logits are kept in its folder (:data:`LOGITS_FILE`, by text and
+    ``max_length``), so a rebuild of the student runs the teacher only on texts it has not read.
     """
+    logits = _logits(teacher_dir, texts, max_length, progress) / temperature
+    exp = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return (exp / exp.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+def _logits(teacher_dir: Path, texts: Sequence[str], max_length: int, progress: bool) -> np.ndarray:
+    """The teacher's logits for each text, from its cache file where there, else computed (each
+    distinct text once, batches grouped by length so padding stays small) and added to it."""
+    cache_file = teacher_dir / LOGITS_FILE.format(max_length=max_length)
+    known: dict[str, np.ndarray] = {}
+    if cache_file.is_file():
+        with np.load(cache_file) as stored:
+            known = dict(zip(stored["keys"].tolist(), stored["logits"], strict=True))
+    missing = sorted({t for t in texts if _digest(t) not in known}, key=len)
+    if missing:
+        computed = _run_teacher(teacher_dir, missing, max_length, progress)
+        known.update(zip(map(_digest, missing), computed, strict=True))
+        tmp = cache_file.with_suffix(".tmp.npz")
+        np.savez(tmp, keys=np.array(list(known)), logits=np.stack(list(known.values())))
+        tmp.replace(cache_file)
+    return np.stack([known[_digest(t)] for t in texts]).astype(np.float32)
+
+
+def _digest(text: str) -> str:
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
+
+
+def _run_teacher(
+    teacher_dir: Path, texts: Sequence[str], max_length: int, progress: bool
+) -> np.ndarray:
+    """The teacher's logits for ``texts`` (sorted by length), batch by batch."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import torch
     from tqdm.auto import tqdm
@@ -115,17 +149,16 @@ def soft_labels(
     torch.set_num_threads(cpu_threads())
     tokenizer = AutoTokenizer.from_pretrained(teacher_dir)
     model = AutoModelForSequenceClassification.from_pretrained(teacher_dir).eval()
-    unique = sorted(set(texts), key=len)
-    probs: dict[str, np.ndarray] = {}
-    bar = tqdm(total=len(unique), desc="teacher", unit="text", disable=not progress)
-    with torch.no_grad(), bar:
-        for start in range(0, len(unique), BATCH):
-            part = unique[start : start + BATCH]
+    out = []
+    with (
+        torch.no_grad(),
+        tqdm(total=len(texts), desc="teacher", unit="text", disable=not progress) as bar,
+    ):
+        for start in range(0, len(texts), BATCH):
+            part = list(texts[start : start + BATCH])
             enc = tokenizer(
                 part, truncation=True, max_length=max_length, padding=True, return_tensors="pt"
             )
-            logits = model(**enc).logits / temperature
-            for text, row in zip(part, torch.softmax(logits, dim=-1).numpy(), strict=True):
-                probs[text] = row
+            out.append(model(**enc).logits.numpy())
             bar.update(len(part))
-    return np.stack([probs[t] for t in texts]).astype(np.float32)
+    return np.concatenate(out)

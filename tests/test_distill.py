@@ -18,6 +18,7 @@ from models.data import (
     text_key,
     transfer_sentences,
 )
+from models.distill import LOGITS_FILE, soft_labels
 from models.registry import TEACHER_FIELDS, TrainConfig, recipe, recipe_hash
 from models.train import class_weights, fine_tune
 from streams.errors import FinsentError
@@ -131,18 +132,18 @@ def test_rows_without_gold_need_a_teacher(tmp_path: Path) -> None:
         fine_tune(bases.MINILM.path(tmp_path), ["a"], [-1], TrainConfig(), tmp_path, progress=False)
 
 
-def test_student_follows_soft_labels_alone(data_dir: Path, tmp_path: Path) -> None:
-    """Rows with no gold label and a 'positive' teacher: the real MiniLM learns to say positive."""
-    from models.distill import soft_labels
-
+@pytest.fixture(scope="module")
+def positive_student(data_dir: Path, tmp_path_factory: pytest.TempPathFactory):
+    """The real MiniLM trained on rows with no gold label and a 'positive' teacher only:
+    (its folder, its texts, its training stats)."""
     texts = list(_transfer(data_dir, 48, 0, False, seed=5))
     soft = np.tile(np.array([[0.02, 0.08, 0.90]], dtype=np.float32), (len(texts), 1))
     config = TrainConfig(
         epochs=2, batch_size=8, learning_rate=3e-4, distill_weight=1.0, distill_temperature=1.0
     )
-    out = tmp_path / "student"
+    out = tmp_path_factory.mktemp("student")
     stats = fine_tune(
-        bases.MINILM.path(tmp_path),
+        bases.MINILM.path(out),
         texts,
         [-1] * len(texts),
         config,
@@ -150,7 +151,29 @@ def test_student_follows_soft_labels_alone(data_dir: Path, tmp_path: Path) -> No
         soft=soft,
         progress=False,
     )
+    return out, texts, stats
+
+
+def test_student_follows_soft_labels_alone(positive_student) -> None:
+    out, texts, stats = positive_student
     assert stats["distilled"] is True
     probs = soft_labels(out, texts, 1.0, 128, progress=False)
     assert probs.shape == (len(texts), 3)
     assert (probs.argmax(1) == 2).mean() > 0.9
+
+
+def test_teacher_logits_are_kept_and_read_back(positive_student) -> None:
+    out, texts, _ = positive_student
+    cold = soft_labels(out, texts, 1.0, 64, progress=False)
+    cache_file = out / LOGITS_FILE.format(max_length=64)
+    with np.load(cache_file) as stored:
+        keys, logits = stored["keys"], stored["logits"]
+    assert len(keys) == len(set(texts)) and logits.shape == (len(keys), 3)
+    # Read back, not recomputed: negated logits in the file turn every answer around.
+    np.savez(cache_file, keys=keys, logits=-logits)
+    assert (soft_labels(out, texts, 1.0, 64, progress=False).argmax(1) == 2).mean() < 0.1
+    np.savez(cache_file, keys=keys, logits=logits)
+    warm = soft_labels(out, texts, 1.0, 64, progress=False)
+    np.testing.assert_allclose(warm, cold, atol=1e-6)
+    softer = soft_labels(out, texts, 2.0, 64, progress=False)
+    assert (softer.max(axis=1) < warm.max(axis=1)).all()
