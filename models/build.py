@@ -251,7 +251,7 @@ def _train(
     teacher: dict = {}
     if config.teacher is not None:
         t_rows = train.training_rows(sets, config.teacher_recipe())
-        teacher_dir, teacher = distill.ensure_teacher(
+        teacher_dirs, teacher = distill.ensure_teachers(
             cache_dir, data_dir, config, t_rows.fit_texts, t_rows.fit_labels, progress=progress
         )
         unlabeled = [
@@ -268,8 +268,8 @@ def _train(
         return json.loads(train_json.read_text()), teacher
     soft = None
     if config.teacher is not None:
-        soft = distill.soft_labels(
-            teacher_dir, texts, config.distill_temperature, config.max_length, progress=progress
+        soft = distill.mean_soft_labels(
+            teacher_dirs, texts, config.distill_temperature, config.max_length, progress=progress
         )
     stats = train.fine_tune(base, texts, labels, config, torch_dir, soft=soft, progress=progress)
     train_json.write_text(json.dumps(stats, indent=2))

@@ -26,20 +26,28 @@ def _metrics_rows(metrics: dict[str, Any]) -> list[str]:
     return rows
 
 
-def _teacher_lines(card: dict[str, Any]) -> list[str]:
-    teacher = card.get("teacher")
-    if not teacher:
-        return []
-    hp = card["hyperparameters"]
-    return [
+def _members(members: list[dict[str, Any]]) -> str:
+    if len(members) == 1:
+        return f"({members[0]['steps']} steps in {members[0]['seconds']} s)"
+    seeds = ", ".join(str(m["seed"]) for m in members)
+    seconds = sum(m["seconds"] for m in members)
+    return (
+        f"{len(members)} times (seeds {seeds}; {members[0]['steps']} steps each, {seconds:.0f} s "
+        "in all), their probabilities averaged"
+    )
+
+
+def render_teacher(teacher: dict[str, Any], hp: dict[str, Any]) -> str:
+    """The card's line on the teacher (its record from :func:`models.distill.ensure_teachers`)
+    and what the student learned from it (the recipe's hyper-parameters ``hp``)."""
+    return (
         f"- distilled from a {teacher['base']} teacher fine-tuned on the same labeled rows "
-        f"({teacher['steps']} steps in {teacher['seconds']} s), loss weight "
-        f"{hp['distill_weight']} on its soft labels at temperature {hp['distill_temperature']}, "
-        f"plus, with the teacher's labels only, {hp['transfer_sentences']} 8-K and "
-        f"{hp['mdna_sentences']} 10-K MD&A sentences"
+        f"{_members(teacher['members'])}, loss weight {hp['distill_weight']} on its soft labels "
+        f"at temperature {hp['distill_temperature']}, plus, with the teacher's labels only, "
+        f"{hp['transfer_sentences']} 8-K and {hp['mdna_sentences']} 10-K MD&A sentences"
         + (", the FinEntity paragraphs' sentences" if hp["finentity_sentences"] else "")
         + f" and {hp['noisy_copies']} noisy copies per labeled text"
-    ]
+    )
 
 
 def render_markdown(card: dict[str, Any]) -> str:
@@ -51,7 +59,7 @@ def render_markdown(card: dict[str, Any]) -> str:
         "",
         f"- base model: {card['base_model']['name']} ({card['base_model']['parameters']:,} "
         f"parameters, packaged as {', '.join(f'`{d}`' for d in card['base_model']['packages'])})",
-        *_teacher_lines(card),
+        *([render_teacher(teacher, card["hyperparameters"])] if teacher else []),
         f"- build key: `{card['build_key']}` (build format {card['build_format']})",
         f"- served files: `{card['files']['cpu']}` (CPU, fused graph, dynamic INT8, version "
         f"{card['versions']['cpu']}), `{card['files']['cuda']}` (CUDA/TensorRT, FP16, version "

@@ -31,14 +31,14 @@ BATCH = 64
 LOGITS_FILE = "logits-{max_length}.npz"  # in the teacher's folder: its logits by text digest
 
 
-def teacher_key(config: TrainConfig, data_dir: Path) -> str:
-    """Cache key of the teacher of ``config``: its recipe hash and the hash of the labeled
-    files it learns from."""
+def teacher_key(config: TrainConfig, data_dir: Path, member: int = 0) -> str:
+    """Cache key of teacher ``member`` of ``config``: its recipe hash and the hash of the
+    labeled files it learns from."""
     data = registry.data_hash(labeled.labeled_files(data_dir, config.name))
-    return registry.build_key(registry.teacher_hash(config), data)
+    return registry.build_key(registry.teacher_hash(config, member), data)
 
 
-def ensure_teacher(
+def ensure_teachers(
     cache_dir: Path,
     data_dir: Path,
     config: TrainConfig,
@@ -46,23 +46,57 @@ def ensure_teacher(
     labels: Sequence[int],
     *,
     progress: bool = True,
-) -> tuple[Path, dict]:
-    """The fine-tuned teacher's folder and its training statistics, training it when missing.
+) -> tuple[list[Path], dict]:
+    """The folders of the teacher's members (fine-tuning those not cached) and the teacher's
+    record for the model card: its base, each member's training statistics and the
+    evaluation of their mean probabilities.
 
     ``texts``/``labels`` are the teacher's labeled rows (``training_rows`` of the teacher
-    recipe). A killed run leaves no ``train.json`` and trains again on the next build.
+    recipe). A killed run leaves no ``train.json`` and trains that member again on the next
+    build.
     """
+    assert config.teacher is not None
+    members = [
+        _ensure_member(cache_dir, data_dir, config, member, texts, labels, progress)
+        for member in range(config.teacher.members)
+    ]
+    folders = [folder for folder, _ in members]
+    seen = {labeled.text_key(t) for t in texts}
+    record = {
+        "base": members[0][1]["base"],
+        "members": [
+            {**stats, "seed": config.teacher_recipe(member).seed}
+            for member, (_, stats) in enumerate(members)
+        ],
+        "eval": members[0][1]["eval"] if len(folders) == 1 else evaluate(folders, data_dir, seen),
+    }
+    return folders, record
+
+
+def _ensure_member(
+    cache_dir: Path,
+    data_dir: Path,
+    config: TrainConfig,
+    member: int,
+    texts: Sequence[str],
+    labels: Sequence[int],
+    progress: bool,
+) -> tuple[Path, dict]:
+    """One member's folder and training statistics, fine-tuning it when missing."""
     from models import train
 
-    recipe = config.teacher_recipe()
-    folder = cache_dir / TEACHERS_DIR / teacher_key(config, data_dir)
+    recipe = config.teacher_recipe(member)
+    folder = cache_dir / TEACHERS_DIR / teacher_key(config, data_dir, member)
     stats_file = folder / TRAIN_JSON
     if stats_file.is_file():
-        log.info("teacher from the cache: %s", folder)
+        log.info("teacher %d from the cache: %s", member, folder)
         return folder, json.loads(stats_file.read_text())
     base_model = bases.by_name(recipe.base)
     base = base_model.path(cache_dir)
-    log.info("fine-tuning the teacher %s on %d rows (cached afterwards)", recipe.base, len(texts))
+    log.info(
+        "fine-tuning teacher %d (%s, seed %d) on %d rows (cached afterwards)",
+        member, recipe.base, recipe.seed, len(texts),
+    )  # fmt: skip
     tmp = folder.with_name(folder.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     stats = train.fine_tune(base, texts, labels, recipe, tmp, progress=progress)
@@ -70,7 +104,7 @@ def ensure_teacher(
     record = {
         **stats,
         "base": base_model.name,
-        "eval": evaluate(tmp, data_dir, seen),
+        "eval": evaluate([tmp], data_dir, seen),
     }
     (tmp / TRAIN_JSON).write_text(json.dumps(record, indent=2))
     if folder.exists():
@@ -79,20 +113,37 @@ def ensure_teacher(
     return folder, record
 
 
-def evaluate(teacher_dir: Path, data_dir: Path, seen: set[str]) -> dict[str, dict]:
-    """Accuracy and F1 of the teacher (torch, FP32) on the evaluation sets without the texts whose
-    key is in ``seen`` (its training rows), for the model card."""
+def evaluate(teacher_dirs: Sequence[Path], data_dir: Path, seen: set[str]) -> dict[str, dict]:
+    """Accuracy and F1 of the teacher (torch, FP32; the mean probabilities of its members) on
+    the evaluation sets without the texts whose key is in ``seen`` (its training rows), for the
+    model card."""
     from features.cleaning import clean_text
     from models.evaluate import deduplicate, metrics
 
     out = {}
     for s in labeled.eval_sets(data_dir):
         s, _ = deduplicate(s, seen)
-        probs = soft_labels(teacher_dir, [clean_text(t) for t in s.texts], 1.0, 128, progress=False)
+        texts = [clean_text(t) for t in s.texts]
+        probs = mean_soft_labels(teacher_dirs, texts, 1.0, 128, progress=False)
         m = metrics(s.labels, probs)
         out[s.name] = {k: m[k] for k in ("rows", "accuracy", "f1_weighted", "f1_macro")}
         log.info("teacher on %s: %s", s.name, out[s.name])
     return out
+
+
+def mean_soft_labels(
+    teacher_dirs: Sequence[Path],
+    texts: Sequence[str],
+    temperature: float,
+    max_length: int,
+    *,
+    progress: bool = True,
+) -> np.ndarray:
+    """The mean of the members' :func:`soft_labels`, shape (n, 3)."""
+    return np.mean(
+        [soft_labels(d, texts, temperature, max_length, progress=progress) for d in teacher_dirs],
+        axis=0,
+    ).astype(np.float32)
 
 
 def soft_labels(

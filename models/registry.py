@@ -78,6 +78,9 @@ class TeacherConfig:
     learning_rate: float = 3e-5
     warmup_ratio: float = 0.1
     news_repeat: int = 1  # FinEntity paragraphs are long: once per epoch is enough for the teacher
+    # Fine-tuned this many times, with seeds seed, seed + 1, ...; the student learns from the
+    # members' mean probabilities, which read better than any one member's.
+    members: int = 1
 
 
 @dataclass(frozen=True)
@@ -116,14 +119,16 @@ class TrainConfig:
     finentity_sentences: bool = True
     noisy_copies: int = 1
 
-    def teacher_recipe(self) -> TrainConfig:
-        """The recipe the teacher is fine-tuned with (same rows, its own base and schedule)."""
+    def teacher_recipe(self, member: int = 0) -> TrainConfig:
+        """The recipe teacher ``member`` is fine-tuned with (same rows, its own base, schedule
+        and seed)."""
         if self.teacher is None:
             raise FinsentError(f"model {self.name!r} has no teacher")
         t = self.teacher
         return replace(
             self,
             base=t.base,
+            seed=self.seed + member,
             epochs=t.epochs,
             learning_rate=t.learning_rate,
             warmup_ratio=t.warmup_ratio,
@@ -182,10 +187,11 @@ def recipe_hash(config: TrainConfig) -> str:
     return h.hexdigest()
 
 
-def teacher_hash(config: TrainConfig) -> str:
-    """Hash of what the teacher of ``config`` is trained from, the data aside: TEACHER_FORMAT,
-    its base package and the TEACHER_FIELDS of :meth:`TrainConfig.teacher_recipe`."""
-    teacher = config.teacher_recipe()
+def teacher_hash(config: TrainConfig, member: int = 0) -> str:
+    """Hash of what teacher ``member`` of ``config`` is trained from, the data aside:
+    TEACHER_FORMAT, its base package and the TEACHER_FIELDS of its
+    :meth:`TrainConfig.teacher_recipe`."""
+    teacher = config.teacher_recipe(member)
     h = hashlib.sha256()
     h.update(f"finsent-teacher-format={TEACHER_FORMAT}\n".encode())
     h.update(f"base:{bases.by_name(teacher.base).fingerprint()}\n".encode())

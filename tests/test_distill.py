@@ -18,8 +18,8 @@ from models.data import (
     text_key,
     transfer_sentences,
 )
-from models.distill import LOGITS_FILE, soft_labels
-from models.registry import TEACHER_FIELDS, TrainConfig, recipe, recipe_hash
+from models.distill import LOGITS_FILE, mean_soft_labels, soft_labels
+from models.registry import TEACHER_FIELDS, TeacherConfig, TrainConfig, recipe, recipe_hash
 from models.train import class_weights, fine_tune
 from streams.errors import FinsentError
 
@@ -64,8 +64,12 @@ def test_student_only_settings_keep_the_teacher(data_dir: Path) -> None:
         {"transfer_sentences": 10},
         {"noisy_copies": 3},
         {"epochs": 5, "learning_rate": 5e-5, "news_repeat": 3},  # the teacher has its own
+        {"teacher": replace(student.teacher, members=3)},  # more members keep the first one
     ):
         assert teacher_key(replace(student, **change), data_dir) == key, change
+    second = teacher_key(student, data_dir, member=1)
+    assert second != key  # a member of its own, trained with the next seed
+    assert second == teacher_key(replace(student, seed=student.seed + 1), data_dir)
     slower = replace(student, teacher=replace(student.teacher, epochs=3))
     assert teacher_key(slower, data_dir) != key
     assert teacher_key(replace(student, seed=14), data_dir) != key  # the rows' split and order
@@ -177,3 +181,36 @@ def test_teacher_logits_are_kept_and_read_back(positive_student) -> None:
     np.testing.assert_allclose(warm, cold, atol=1e-6)
     softer = soft_labels(out, texts, 2.0, 64, progress=False)
     assert (softer.max(axis=1) < warm.max(axis=1)).all()
+
+
+def test_teacher_members_are_trained_once_each_and_averaged(data_dir: Path, tmp_path: Path) -> None:
+    """Two small members (MiniLM stands in for mpnet to keep the test short): each is trained
+    with its own seed and cached; the record evaluates their mean."""
+    from dataclasses import asdict
+
+    from models.card import render_teacher
+    from models.distill import ensure_teachers
+
+    config = TrainConfig(
+        batch_size=8,
+        teacher=TeacherConfig(base="all-MiniLM-L6-v2", epochs=1, members=2),
+    )
+    texts = list(_transfer(data_dir, 24, 0, False, seed=3))
+    labels = [i % 3 for i in range(len(texts))]
+    folders, record = ensure_teachers(tmp_path, data_dir, config, texts, labels, progress=False)
+    assert len(set(folders)) == 2 and all((f / "train.json").is_file() for f in folders)
+    assert [m["seed"] for m in record["members"]] == [config.seed, config.seed + 1]
+    first = soft_labels(folders[0], texts, 1.0, 128, progress=False)
+    second = soft_labels(folders[1], texts, 1.0, 128, progress=False)
+    assert not np.allclose(first, second)
+    mean = mean_soft_labels(folders, texts, 1.0, 128, progress=False)
+    np.testing.assert_allclose(mean, (first + second) / 2, atol=1e-6)
+    assert set(record["eval"]) == {
+        "twitter_financial_news_valid",
+        "financial_phrasebank_allagree",
+        "fingpt_fpb_test",
+    }
+    again = ensure_teachers(tmp_path, data_dir, config, texts, labels, progress=False)
+    assert again == (folders, record)  # from the cache
+    line = render_teacher(record, asdict(config))
+    assert "2 times (seeds 13, 14" in line and "probabilities averaged" in line
