@@ -28,7 +28,7 @@ def _metrics_rows(metrics: dict[str, Any]) -> list[str]:
 
 def _members(members: list[dict[str, Any]]) -> str:
     if len(members) == 1:
-        return f"({members[0]['steps']} steps in {members[0]['seconds']} s)"
+        return f"({members[0]['steps']} steps in {members[0]['seconds']:.0f} s)"
     seeds = ", ".join(str(m["seed"]) for m in members)
     seconds = sum(m["seconds"] for m in members)
     return (

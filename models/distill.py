@@ -9,11 +9,14 @@ build-time only.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
 import os
 import shutil
+import tempfile
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -56,12 +59,12 @@ def ensure_teachers(
     build.
     """
     assert config.teacher is not None
+    seen = {labeled.text_key(t) for t in texts}
     members = [
-        _ensure_member(cache_dir, data_dir, config, member, texts, labels, progress)
+        _ensure_member(cache_dir, data_dir, config, member, texts, labels, seen, progress)
         for member in range(config.teacher.members)
     ]
     folders = [folder for folder, _ in members]
-    seen = {labeled.text_key(t) for t in texts}
     record = {
         "base": members[0][1]["base"],
         "members": [
@@ -80,9 +83,11 @@ def _ensure_member(
     member: int,
     texts: Sequence[str],
     labels: Sequence[int],
+    seen: set[str],
     progress: bool,
 ) -> tuple[Path, dict]:
-    """One member's folder and training statistics, fine-tuning it when missing."""
+    """One member's folder and training statistics, fine-tuning it when missing (and then
+    evaluating it without the texts whose key is in ``seen``)."""
     from models import train
 
     recipe = config.teacher_recipe(member)
@@ -100,7 +105,6 @@ def _ensure_member(
     tmp = folder.with_name(folder.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     stats = train.fine_tune(base, texts, labels, recipe, tmp, progress=progress)
-    seen = {labeled.text_key(t) for t in texts}
     record = {
         **stats,
         "base": base_model.name,
@@ -168,22 +172,42 @@ def _logits(teacher_dir: Path, texts: Sequence[str], max_length: int, progress: 
     """The teacher's logits for each text, from its cache file where there, else computed (each
     distinct text once, batches grouped by length so padding stays small) and added to it."""
     cache_file = teacher_dir / LOGITS_FILE.format(max_length=max_length)
-    known: dict[str, np.ndarray] = {}
-    if cache_file.is_file():
-        with np.load(cache_file) as stored:
-            known = dict(zip(stored["keys"].tolist(), stored["logits"], strict=True))
+    known = _read_logits(cache_file)
     missing = sorted({t for t in texts if _digest(t) not in known}, key=len)
     if missing:
         computed = _run_teacher(teacher_dir, missing, max_length, progress)
-        known.update(zip(map(_digest, missing), computed, strict=True))
-        tmp = cache_file.with_suffix(".tmp.npz")
-        np.savez(tmp, keys=np.array(list(known)), logits=np.stack(list(known.values())))
-        tmp.replace(cache_file)
+        new = dict(zip(map(_digest, missing), computed, strict=True))
+        known = _add_logits(cache_file, new)
     return np.stack([known[_digest(t)] for t in texts]).astype(np.float32)
 
 
+def _read_logits(cache_file: Path) -> dict[str, np.ndarray]:
+    """The kept logits by text digest; an unreadable file counts as empty (it is rewritten)."""
+    if not cache_file.is_file():
+        return {}
+    try:
+        with np.load(cache_file) as stored:
+            return dict(zip(stored["keys"].tolist(), stored["logits"], strict=True))
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+        log.warning("teacher logits in %s unreadable (%s): computing them again", cache_file, exc)
+        return {}
+
+
+def _add_logits(cache_file: Path, new: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Merge ``new`` into the cache file and return all it holds. A lock beside the file keeps
+    two builds sharing the teacher from losing each other's logits; the file is replaced whole."""
+    with (cache_file.parent / ".logits.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        known = {**_read_logits(cache_file), **new}
+        fd, tmp = tempfile.mkstemp(dir=cache_file.parent, suffix=".npz")
+        with os.fdopen(fd, "wb") as out:
+            np.savez(out, keys=np.array(list(known)), logits=np.stack(list(known.values())))
+        Path(tmp).replace(cache_file)
+    return known
+
+
 def _digest(text: str) -> str:
-    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 
 def _run_teacher(

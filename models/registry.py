@@ -82,6 +82,10 @@ class TeacherConfig:
     # members' mean probabilities, which read better than any one member's.
     members: int = 1
 
+    def __post_init__(self) -> None:
+        if self.members < 1:
+            raise FinsentError(f"a teacher needs at least one member, got {self.members}")
+
 
 @dataclass(frozen=True)
 class TrainConfig:

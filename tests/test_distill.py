@@ -166,17 +166,23 @@ def test_student_follows_soft_labels_alone(positive_student) -> None:
     assert (probs.argmax(1) == 2).mean() > 0.9
 
 
-def test_teacher_logits_are_kept_and_read_back(positive_student) -> None:
+def test_teacher_logits_are_kept_and_read_back(data_dir: Path, positive_student) -> None:
     out, texts, _ = positive_student
     cold = soft_labels(out, texts, 1.0, 64, progress=False)
     cache_file = out / LOGITS_FILE.format(max_length=64)
     with np.load(cache_file) as stored:
         keys, logits = stored["keys"], stored["logits"]
     assert len(keys) == len(set(texts)) and logits.shape == (len(keys), 3)
-    # Read back, not recomputed: negated logits in the file turn every answer around.
+    # Read back, not recomputed: negated logits in the file turn every answer around, also when
+    # new texts come with them (only those are computed, and added to the file).
     np.savez(cache_file, keys=keys, logits=-logits)
-    assert (soft_labels(out, texts, 1.0, 64, progress=False).argmax(1) == 2).mean() < 0.1
-    np.savez(cache_file, keys=keys, logits=logits)
+    more = [t for t in _transfer(data_dir, 80, 0, False, seed=6) if t not in texts][:8]
+    mixed = soft_labels(out, texts + more, 1.0, 64, progress=False)
+    assert (mixed[: len(texts)].argmax(1) == 2).mean() < 0.1
+    assert (mixed[len(texts) :].argmax(1) == 2).mean() > 0.5
+    with np.load(cache_file) as stored:
+        assert len(stored["keys"]) == len(keys) + len(more)
+    cache_file.write_bytes(b"not an npz file")  # a broken file is computed again
     warm = soft_labels(out, texts, 1.0, 64, progress=False)
     np.testing.assert_allclose(warm, cold, atol=1e-6)
     softer = soft_labels(out, texts, 2.0, 64, progress=False)
@@ -214,3 +220,8 @@ def test_teacher_members_are_trained_once_each_and_averaged(data_dir: Path, tmp_
     assert again == (folders, record)  # from the cache
     line = render_teacher(record, asdict(config))
     assert "2 times (seeds 13, 14" in line and "probabilities averaged" in line
+
+
+def test_a_teacher_has_at_least_one_member() -> None:
+    with pytest.raises(FinsentError, match="at least one member"):
+        TeacherConfig(members=0)
