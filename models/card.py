@@ -120,7 +120,11 @@ def render_markdown(card: dict[str, Any]) -> str:
         "",
         "Trained on MIT (Twitter financial news) and ODC-BY 1.0 (FinEntity, attribution: Tang "
         "et al., EMNLP 2023) data"
-        + (", and unlabeled sentences of SEC 8-K filings (public records)" if teacher else "")
+        + (
+            ", and unlabeled sentences of SEC 8-K and 10-K filings (public records)"
+            if teacher
+            else ""
+        )
         + (
             "; Financial PhraseBank (CC BY-NC-SA 3.0) is used for evaluation only."
             if card["model_name"] == "default"
