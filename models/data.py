@@ -41,7 +41,6 @@ FINENTITY_NAME = "finentity_agreeing_paragraphs"
 SEC_8K = Path("streams/filings/sec_8k_items.jsonl")
 SEC_10K = Path("streams/filings/sec_10k_items.jsonl")
 TRANSFER_WORDS = (8, 60)  # sentence length (words) kept for the transfer set
-MDNA_CHARS = 30_000  # of each 10-K's Item 7 (MD&A): its overview and results come first
 _NON_WORD = re.compile(r"[\W_]+")
 
 # Twitter financial news: 0=bearish, 1=bullish, 2=neutral.
@@ -282,11 +281,11 @@ def _sentences(texts: Iterable[str]) -> dict[str, str]:
 
 def _sec_items(path: Path, only: str | None = None) -> list[str]:
     """The non-empty item texts of a filings file (one JSON filing per line, a field per item;
-    only the ``only`` item when given, its first MDNA_CHARS for Item 7), in filing-date order."""
+    only the ``only`` item when given), in filing-date order."""
     with path.open(encoding="utf-8") as lines:
         filings = sorted(map(json.loads, lines), key=lambda f: f["filing_date"])
     return [
-        text[:MDNA_CHARS] if key == "item_7" else text
+        text
         for filing in filings
         for key, text in filing.items()
         if (key == only if only else key.startswith("item_")) and text and text.strip()

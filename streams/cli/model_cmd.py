@@ -47,9 +47,9 @@ def model() -> None:
 @click.option("--force", is_flag=True, help="Rebuild even when the cache holds this build.")
 @click.pass_context
 def build(ctx: click.Context, name: str | None, epochs: int | None, force: bool) -> None:
-    """Fine-tune the all-mpnet-base-v2 teacher (cached on its own), distil it into
-    all-MiniLM-L6-v2, export ONNX (FP32, fused INT8 for the CPU, FP16 for the GPU), fit the
-    temperature, evaluate, write the model card.
+    """Fine-tune the all-mpnet-base-v2 teacher's members (each cached on its own, with the
+    logits it gave), distil their mean into all-MiniLM-L6-v2, export ONNX (FP32, fused INT8
+    for the CPU, FP16 for the GPU), fit the temperature, evaluate, write the model card.
 
     Cached: the output folder is keyed by the training data, base model, recipe and build
     format; an existing complete build makes this a no-op.
