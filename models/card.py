@@ -44,9 +44,11 @@ def render_teacher(teacher: dict[str, Any], hp: dict[str, Any]) -> str:
         f"- distilled from a {teacher['base']} teacher fine-tuned on the same labeled rows "
         f"{_members(teacher['members'])}, loss weight {hp['distill_weight']} on its soft labels "
         f"at temperature {hp['distill_temperature']}, plus, with the teacher's labels only, "
-        f"{hp['transfer_sentences']} 8-K and {hp['mdna_sentences']} 10-K MD&A sentences"
+        f"up to {hp['transfer_sentences']} 8-K and {hp['mdna_sentences']} 10-K MD&A sentences"
         + (", the FinEntity paragraphs' sentences" if hp["finentity_sentences"] else "")
-        + f" and {hp['noisy_copies']} noisy copies per labeled text"
+        + f" and {hp['noisy_copies']} noisy "
+        + ("copy" if hp["noisy_copies"] == 1 else "copies")
+        + " per labeled text"
     )
 
 

@@ -220,6 +220,7 @@ def test_teacher_members_are_trained_once_each_and_averaged(data_dir: Path, tmp_
     assert again == (folders, record)  # from the cache
     line = render_teacher(record, asdict(config))
     assert "2 times (seeds 13, 14" in line and "probabilities averaged" in line
+    assert "up to 6000 8-K" in line and "1 noisy copy per labeled text" in line
 
 
 def test_a_teacher_has_at_least_one_member() -> None:
