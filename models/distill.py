@@ -173,12 +173,14 @@ def _logits(teacher_dir: Path, texts: Sequence[str], max_length: int, progress: 
     distinct text once, batches grouped by length so padding stays small) and added to it."""
     cache_file = teacher_dir / LOGITS_FILE.format(max_length=max_length)
     known = _read_logits(cache_file)
-    missing = sorted({t for t in texts if _digest(t) not in known}, key=len)
-    if missing:
-        computed = _run_teacher(teacher_dir, missing, max_length, progress)
-        new = dict(zip(map(_digest, missing), computed, strict=True))
+    keys = [_digest(t) for t in texts]
+    unread = {t: k for t, k in zip(texts, keys, strict=True) if k not in known}
+    if unread:
+        by_length = sorted(unread, key=len)
+        computed = _run_teacher(teacher_dir, by_length, max_length, progress)
+        new = {unread[t]: row for t, row in zip(by_length, computed, strict=True)}
         known = _add_logits(cache_file, new)
-    return np.stack([known[_digest(t)] for t in texts]).astype(np.float32)
+    return np.stack([known[k] for k in keys]).astype(np.float32)
 
 
 def _read_logits(cache_file: Path) -> dict[str, np.ndarray]:
