@@ -254,10 +254,14 @@ def _train(
         teacher_dirs, teacher = distill.ensure_teachers(
             cache_dir, data_dir, config, t_rows.fit_texts, t_rows.fit_labels, progress=progress
         )
-        unlabeled = [
-            *labeled.transfer_sentences(data_dir, config),
-            *augment.noisy_copies(rows.fit_texts, config.noisy_copies, config.seed),
-        ]
+        by_source = {
+            **labeled.transfer_sentences(data_dir, config),
+            "noisy copies of labeled texts": augment.noisy_copies(
+                rows.fit_texts, config.noisy_copies, config.seed
+            ),
+        }
+        teacher["unlabeled"] = {source: len(t) for source, t in by_source.items()}
+        unlabeled = [text for t in by_source.values() for text in t]
         texts += unlabeled
         labels += [-1] * len(unlabeled)
         keys = sorted({*keys, *map(labeled.text_key, unlabeled)})

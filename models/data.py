@@ -231,9 +231,10 @@ def training_sets(data_dir: Path, name: str = "default") -> list[LabeledSet]:
     return sets
 
 
-def transfer_sentences(data_dir: Path, config: TrainConfig) -> tuple[str, ...]:
-    """Unlabeled real sentences for the teacher to label, cleaned and unique by
-    :func:`text_key`:
+def transfer_sentences(data_dir: Path, config: TrainConfig) -> dict[str, tuple[str, ...]]:
+    """Unlabeled real sentences for the teacher to label, by source ("8-K sentences",
+    "10-K MD&A sentences", "FinEntity sentences"), cleaned and unique by :func:`text_key`
+    across sources:
 
     * ``config.transfer_sentences`` sentences of 8-K items (SEC public records), drawn at
       random with ``config.seed``: press-release sentences ("net sales rose 12% to ...");
@@ -242,24 +243,34 @@ def transfer_sentences(data_dir: Path, config: TrainConfig) -> tuple[str, ...]:
       (ODC-BY), news read one sentence at a time, as the worker reads evidence and as
       PhraseBank is written.
 
-    The labeled sets lack these: Twitter is headlines, FinEntity a few hundred whole paragraphs.
+    A source with fewer sentences than asked gives all it has. The labeled sets lack these:
+    Twitter is headlines, FinEntity a few hundred whole paragraphs.
     """
     import random
 
-    drawn = [
-        (_sentences(_sec_items(_require(data_dir / SEC_8K))), config.transfer_sentences),
-        (_sentences(_sec_items(_require(data_dir / SEC_10K), "item_7")), config.mdna_sentences),
-    ]
-    out: dict[str, str] = {}
-    for sentences, n in drawn:
-        pool = list(sentences.items())
-        random.Random(config.seed).shuffle(pool)
-        for key, text in pool[:n]:
-            out.setdefault(key, text)
+    drawn = {
+        "8-K sentences": (
+            _sentences(_sec_items(_require(data_dir / SEC_8K))),
+            config.transfer_sentences,
+        ),
+        "10-K MD&A sentences": (
+            _sentences(_sec_items(_require(data_dir / SEC_10K), "item_7")),
+            config.mdna_sentences,
+        ),
+    }
     if config.finentity_sentences:
-        for key, text in _sentences(finentity_paragraphs(data_dir).texts).items():
-            out.setdefault(key, text)
-    return tuple(out.values())
+        news = _sentences(finentity_paragraphs(data_dir).texts)
+        drawn["FinEntity sentences"] = (news, len(news))
+    seen: set[str] = set()
+    out: dict[str, tuple[str, ...]] = {}
+    for source, (sentences, n) in drawn.items():
+        pool = list(sentences.items())
+        if source != "FinEntity sentences":
+            random.Random(config.seed).shuffle(pool)
+        fresh = [(key, text) for key, text in pool[:n] if key not in seen]
+        seen.update(key for key, _ in fresh)
+        out[source] = tuple(text for _, text in fresh)
+    return out
 
 
 def _sentences(texts: Iterable[str]) -> dict[str, str]:

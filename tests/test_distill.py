@@ -101,7 +101,9 @@ def test_noisy_copies_are_stable_and_keep_to_the_training_vocabulary() -> None:
     assert set(cashtags) <= {"$AAPL", "$TSLA"} and len(set(cashtags)) == 2
 
 
-def _transfer(data_dir: Path, eight_k: int, mdna: int, news: bool, seed: int) -> tuple[str, ...]:
+def _transfer(
+    data_dir: Path, eight_k: int, mdna: int, news: bool, seed: int
+) -> dict[str, tuple[str, ...]]:
     config = TrainConfig(
         transfer_sentences=eight_k, mdna_sentences=mdna, finentity_sentences=news, seed=seed
     )
@@ -109,9 +111,9 @@ def _transfer(data_dir: Path, eight_k: int, mdna: int, news: bool, seed: int) ->
 
 
 def test_transfer_sentences_are_real_unique_and_stable(data_dir: Path) -> None:
-    first = _transfer(data_dir, 300, 0, False, seed=13)
-    assert first == _transfer(data_dir, 300, 0, False, seed=13)
-    assert first != _transfer(data_dir, 300, 0, False, seed=14)
+    first = _transfer(data_dir, 300, 0, False, seed=13)["8-K sentences"]
+    assert first == _transfer(data_dir, 300, 0, False, seed=13)["8-K sentences"]
+    assert first != _transfer(data_dir, 300, 0, False, seed=14)["8-K sentences"]
     assert len(first) == 300 and len({text_key(t) for t in first}) == 300
     low, high = TRANSFER_WORDS
     assert all(low <= len(t.split()) <= high for t in first)
@@ -119,8 +121,12 @@ def test_transfer_sentences_are_real_unique_and_stable(data_dir: Path) -> None:
     assert sum(t[:40] in raw for t in first) > 250  # cleaning changes a few quotes and spaces
 
     mixed = _transfer(data_dir, 300, 200, True, seed=13)
-    assert mixed[:300] == first and len({text_key(t) for t in mixed}) == len(mixed)
-    mdna, news = mixed[300:500], mixed[500:]
+    assert list(mixed) == ["8-K sentences", "10-K MD&A sentences", "FinEntity sentences"]
+    everything = [t for texts in mixed.values() for t in texts]
+    assert mixed["8-K sentences"] == first
+    assert len({text_key(t) for t in everything}) == len(everything)
+    mdna, news = mixed["10-K MD&A sentences"], mixed["FinEntity sentences"]
+    assert len(mdna) == 200
     raw_10k = (data_dir / "streams/filings/sec_10k_items.jsonl").read_text(encoding="utf-8")
     assert sum(t[:40] in raw_10k for t in mdna) > 160
     paragraphs = " ".join(finentity_paragraphs(data_dir).texts)
@@ -201,7 +207,7 @@ def test_teacher_members_are_trained_once_each_and_averaged(data_dir: Path, tmp_
         batch_size=8,
         teacher=TeacherConfig(base="all-MiniLM-L6-v2", epochs=1, members=2),
     )
-    texts = list(_transfer(data_dir, 24, 0, False, seed=3))
+    texts = list(_transfer(data_dir, 24, 0, False, seed=3)["8-K sentences"])
     labels = [i % 3 for i in range(len(texts))]
     folders, record = ensure_teachers(tmp_path, data_dir, config, texts, labels, progress=False)
     assert len(set(folders)) == 2 and all((f / "train.json").is_file() for f in folders)
@@ -220,7 +226,10 @@ def test_teacher_members_are_trained_once_each_and_averaged(data_dir: Path, tmp_
     assert again == (folders, record)  # from the cache
     line = render_teacher(record, asdict(config))
     assert "2 times (seeds 13, 14" in line and "probabilities averaged" in line
-    assert "up to 6000 8-K" in line and "1 noisy copy per labeled text" in line
+    assert "up to 6000 8-K" in line and "1 noisy copy per labeled text" in line  # a build of old
+    record["unlabeled"] = {"8-K sentences": 5547, "FinEntity sentences": 0, "noisy copies": 24}
+    line = render_teacher(record, asdict(config))
+    assert line.endswith("teacher's labels only, 5,547 8-K sentences and 24 noisy copies")
 
 
 def test_a_teacher_has_at_least_one_member() -> None:
