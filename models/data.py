@@ -248,26 +248,27 @@ def transfer_sentences(data_dir: Path, config: TrainConfig) -> dict[str, tuple[s
     """
     import random
 
-    drawn = {
-        "8-K sentences": (
-            _sentences(_sec_items(_require(data_dir / SEC_8K))),
-            config.transfer_sentences,
+    def draw(sentences: dict[str, str], n: int) -> list[tuple[str, str]]:
+        pool = list(sentences.items())
+        random.Random(config.seed).shuffle(pool)
+        return pool[:n]
+
+    pools = {
+        "8-K sentences": draw(
+            _sentences(_sec_items(_require(data_dir / SEC_8K))), config.transfer_sentences
         ),
-        "10-K MD&A sentences": (
-            _sentences(_sec_items(_require(data_dir / SEC_10K), "item_7")),
-            config.mdna_sentences,
+        "10-K MD&A sentences": draw(
+            _sentences(_sec_items(_require(data_dir / SEC_10K), "item_7")), config.mdna_sentences
         ),
     }
     if config.finentity_sentences:
-        news = _sentences(finentity_paragraphs(data_dir).texts)
-        drawn["FinEntity sentences"] = (news, len(news))
+        pools["FinEntity sentences"] = list(
+            _sentences(finentity_paragraphs(data_dir).texts).items()
+        )
     seen: set[str] = set()
     out: dict[str, tuple[str, ...]] = {}
-    for source, (sentences, n) in drawn.items():
-        pool = list(sentences.items())
-        if source != "FinEntity sentences":
-            random.Random(config.seed).shuffle(pool)
-        fresh = [(key, text) for key, text in pool[:n] if key not in seen]
+    for source, pool in pools.items():
+        fresh = [(key, text) for key, text in pool if key not in seen]
         seen.update(key for key, _ in fresh)
         out[source] = tuple(text for _, text in fresh)
     return out
