@@ -243,8 +243,9 @@ def transfer_sentences(data_dir: Path, config: TrainConfig) -> dict[str, tuple[s
       (ODC-BY), news read one sentence at a time, as the worker reads evidence and as
       PhraseBank is written.
 
-    A source with fewer sentences than asked gives all it has. The labeled sets lack these:
-    Twitter is headlines, FinEntity a few hundred whole paragraphs.
+    A source asked for none is left out (and not read); one with fewer sentences than asked
+    gives all it has. The labeled sets lack these: Twitter is headlines, FinEntity a few
+    hundred whole paragraphs.
     """
     import random
 
@@ -253,14 +254,13 @@ def transfer_sentences(data_dir: Path, config: TrainConfig) -> dict[str, tuple[s
         random.Random(config.seed).shuffle(pool)
         return pool[:n]
 
-    pools = {
-        "8-K sentences": draw(
-            _sentences(_sec_items(_require(data_dir / SEC_8K))), config.transfer_sentences
-        ),
-        "10-K MD&A sentences": draw(
-            _sentences(_sec_items(_require(data_dir / SEC_10K), "item_7")), config.mdna_sentences
-        ),
-    }
+    pools: dict[str, list[tuple[str, str]]] = {}
+    if config.transfer_sentences:
+        eight_k = _sentences(_sec_items(_require(data_dir / SEC_8K)))
+        pools["8-K sentences"] = draw(eight_k, config.transfer_sentences)
+    if config.mdna_sentences:
+        mdna = _sentences(_sec_items(_require(data_dir / SEC_10K), "item_7"))
+        pools["10-K MD&A sentences"] = draw(mdna, config.mdna_sentences)
     if config.finentity_sentences:
         pools["FinEntity sentences"] = list(
             _sentences(finentity_paragraphs(data_dir).texts).items()

@@ -110,10 +110,14 @@ def _transfer(
     return transfer_sentences(data_dir, config)
 
 
+def _eight_k(data_dir: Path, n: int, seed: int) -> tuple[str, ...]:
+    return _transfer(data_dir, n, 0, False, seed)["8-K sentences"]
+
+
 def test_transfer_sentences_are_real_unique_and_stable(data_dir: Path) -> None:
-    first = _transfer(data_dir, 300, 0, False, seed=13)["8-K sentences"]
-    assert first == _transfer(data_dir, 300, 0, False, seed=13)["8-K sentences"]
-    assert first != _transfer(data_dir, 300, 0, False, seed=14)["8-K sentences"]
+    first = _eight_k(data_dir, 300, seed=13)
+    assert first == _eight_k(data_dir, 300, seed=13)
+    assert first != _eight_k(data_dir, 300, seed=14)
     assert len(first) == 300 and len({text_key(t) for t in first}) == 300
     low, high = TRANSFER_WORDS
     assert all(low <= len(t.split()) <= high for t in first)
@@ -146,7 +150,7 @@ def test_rows_without_gold_need_a_teacher(tmp_path: Path) -> None:
 def positive_student(data_dir: Path, tmp_path_factory: pytest.TempPathFactory):
     """The real MiniLM trained on rows with no gold label and a 'positive' teacher only:
     (its folder, its texts, its training stats)."""
-    texts = list(_transfer(data_dir, 48, 0, False, seed=5))
+    texts = list(_eight_k(data_dir, 48, seed=5))
     soft = np.tile(np.array([[0.02, 0.08, 0.90]], dtype=np.float32), (len(texts), 1))
     config = TrainConfig(
         epochs=2, batch_size=8, learning_rate=3e-4, distill_weight=1.0, distill_temperature=1.0
@@ -182,7 +186,7 @@ def test_teacher_logits_are_kept_and_read_back(data_dir: Path, positive_student)
     # Read back, not recomputed: negated logits in the file turn every answer around, also when
     # new texts come with them (only those are computed, and added to the file).
     np.savez(cache_file, keys=keys, logits=-logits)
-    more = [t for t in _transfer(data_dir, 80, 0, False, seed=6) if t not in texts][:8]
+    more = [t for t in _eight_k(data_dir, 80, seed=6) if t not in texts][:8]
     mixed = soft_labels(out, texts + more, 1.0, 64, progress=False)
     assert (mixed[: len(texts)].argmax(1) == 2).mean() < 0.1
     assert (mixed[len(texts) :].argmax(1) == 2).mean() > 0.5
@@ -207,7 +211,7 @@ def test_teacher_members_are_trained_once_each_and_averaged(data_dir: Path, tmp_
         batch_size=8,
         teacher=TeacherConfig(base="all-MiniLM-L6-v2", epochs=1, members=2),
     )
-    texts = list(_transfer(data_dir, 24, 0, False, seed=3)["8-K sentences"])
+    texts = list(_eight_k(data_dir, 24, seed=3))
     labels = [i % 3 for i in range(len(texts))]
     folders, record = ensure_teachers(tmp_path, data_dir, config, texts, labels, progress=False)
     assert len(set(folders)) == 2 and all((f / "train.json").is_file() for f in folders)
