@@ -38,30 +38,16 @@ def _members(members: list[dict[str, Any]]) -> str:
 
 
 def render_teacher(teacher: dict[str, Any], hp: dict[str, Any]) -> str:
-    """The card's line on the teacher (its record from :func:`models.distill.ensure_teachers`)
-    and what the student learned from it (the recipe's hyper-parameters ``hp``)."""
+    """The card's line on the teacher (its record from :func:`models.distill.ensure_teachers`,
+    with the build's count of unlabeled texts by source) and what the student learned from it
+    (the recipe's hyper-parameters ``hp``)."""
+    counts = [f"{n:,} {source}" for source, n in teacher["unlabeled"].items() if n]
+    *rest, last = counts or ["no unlabeled texts"]
     return (
         f"- distilled from a {teacher['base']} teacher fine-tuned on the same labeled rows "
         f"{_members(teacher['members'])}, loss weight {hp['distill_weight']} on its soft labels "
         f"at temperature {hp['distill_temperature']}, plus, with the teacher's labels only, "
-        + _unlabeled(teacher, hp)
-    )
-
-
-def _unlabeled(teacher: dict[str, Any], hp: dict[str, Any]) -> str:
-    """The unlabeled texts: counted when the build recorded them, else the recipe's caps (a
-    build before the counts were kept)."""
-    if "unlabeled" in teacher:
-        parts = [f"{n:,} {source}" for source, n in teacher["unlabeled"].items() if n]
-        if not parts:
-            return "no unlabeled texts"
-        return " and ".join([", ".join(parts[:-1]), parts[-1]] if len(parts) > 1 else parts)
-    return (
-        f"up to {hp['transfer_sentences']} 8-K and {hp['mdna_sentences']} 10-K MD&A sentences"
-        + (", the FinEntity paragraphs' sentences" if hp["finentity_sentences"] else "")
-        + f" and {hp['noisy_copies']} noisy "
-        + ("copy" if hp["noisy_copies"] == 1 else "copies")
-        + " per labeled text"
+        + (f"{', '.join(rest)} and {last}" if rest else last)
     )
 
 
